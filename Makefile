@@ -1,0 +1,45 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint test-fast test-browser bench migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+## run: serve the portal on http://127.0.0.1:5000 with the embedded defaults (SQLite, in-memory cache)
+run: $(VENV)/.installed migrate
+	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+migrate: $(VENV)/.installed
+	$(BIN)/flask --app app db upgrade
+
+## test: ruff, then the whole pytest suite (unit, PostgreSQL, browser)
+test: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not browser"
+
+test-browser: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m browser
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

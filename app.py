@@ -1,0 +1,91 @@
+"""The portal's application factory: `flask --app app run`, `gunicorn "app:create_app()"`."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config
+import errors
+import routes
+import routes_health
+from extensions import csrf, db, migrate, talisman
+from services import content, database, health
+from utils import json_log, request_middleware
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+}
+PERMISSIONS_POLICY = {feature: "()" for feature in (
+    "camera", "microphone", "geolocation", "payment", "usb", "interest-cohort", "browsing-topics")}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    _configure(app, test_config)
+    json_log.configure(app.config["LOG_LEVEL"], app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
+                       app.config["LOG_BACKUP_COUNT"])
+    for warning in app.config.pop("STARTUP_WARNINGS", []):
+        logging.getLogger("portal.config").warning(warning)
+    _register_extensions(app)
+    for service in (database, content, health):
+        try:
+            service.init_app(app)
+        except content.ContentError as exc:
+            _stop(f"content error: {exc}")
+    app.register_blueprint(routes_health.bp)
+    app.register_blueprint(routes.bp)
+    errors.init_app(app)
+    return app
+
+
+def _configure(app: Flask, test_config: dict | None) -> None:
+    try:
+        loaded = config.from_environment(app.instance_path)
+    except config.ConfigError as exc:
+        _stop(f"configuration error: {exc}")
+    app.config.update(loaded.settings)
+    app.config["STARTUP_WARNINGS"] = loaded.warnings
+    if test_config:
+        app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _stop(message: str):
+    """End start-up with one clear line and no traceback: the operator fixes it and starts again."""
+    print(f"portal: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _register_extensions(app: Flask) -> None:
+    production = app.config["APP_ENV"] == "production"
+    # First: the request ID must exist before any other hook can log or fail.
+    request_middleware.init_app(app, production=production)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS and the redirect to https belong to the reverse proxy
+        strict_transport_security=False,  # sent by the request middleware in production
+        frame_options="DENY",
+        content_security_policy=CSP,
+        referrer_policy="strict-origin-when-cross-origin",
+        permissions_policy=PERMISSIONS_POLICY,
+        session_cookie_secure=production,
+        x_xss_protection=False,
+    )

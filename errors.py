@@ -1,0 +1,85 @@
+"""Every error as a pt-BR page with the request ID and a way forward, or as JSON under /api/.
+
+JSON shape: {"error": {"code": "...", "message": "..."}, "request_id": "..."}.
+A stack trace never reaches the client; unexpected errors are logged with theirs.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import g, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from extensions import db
+
+log = logging.getLogger("portal.errors")
+
+# status -> (machine code, page title, what happened, what to do next)
+MESSAGES = {
+    400: ("bad_request", "Pedido inválido",
+          "Não conseguimos entender o pedido enviado.", "Confira os dados digitados e tente de novo."),
+    403: ("forbidden", "Acesso não permitido",
+          "Você não tem permissão para ver esta página.", "Se precisa deste acesso, fale com a secretaria da vara."),
+    404: ("not_found", "Página não encontrada",
+          "O endereço digitado não existe ou mudou de lugar.",
+          "Confira o endereço, use a busca ou volte para a página inicial."),
+    405: ("method_not_allowed", "Ação não permitida",
+          "Esta página não aceita esse tipo de pedido.", "Volte à página anterior e use os botões e formulários dela."),
+    413: ("payload_too_large", "Envio grande demais",
+          "O conteúdo enviado passa do limite de 16 MB.", "Envie um conteúdo menor."),
+    429: ("too_many_requests", "Muitos pedidos em pouco tempo",
+          "Recebemos muitos pedidos seus em pouco tempo.", "Aguarde um minuto e tente de novo."),
+    500: ("internal_error", "Erro no portal",
+          "Algo deu errado do nosso lado. O problema foi registrado.",
+          "Tente de novo em alguns minutos. Se continuar, informe o código do atendimento abaixo."),
+    503: ("service_unavailable", "Serviço indisponível no momento",
+          "Um serviço de que esta página depende não está respondendo.", "Tente de novo em alguns minutos."),
+}
+CSRF_MESSAGE = ("csrf_failed", "O formulário expirou",
+                "Por segurança, o formulário vale por tempo limitado e este já não vale mais.",
+                "Volte à página, recarregue o formulário e envie de novo.")
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, message=None, headers=None):
+    code, title, what, next_step = message or MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    if wants_json():
+        response = jsonify(error={"code": code, "message": f"{what} {next_step}"}, request_id=g.get("request_id"))
+    else:
+        response = make_response(render_template("errors/error.html", status=status, title=title, what=what,
+                                                  next_step=next_step, request_id=g.get("request_id")))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_http_exception(exc: HTTPException):
+    headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+    return render_error(exc.code or 500, headers=headers)
+
+
+def handle_csrf_error(exc: CSRFError):
+    log.info("form rejected: %s", exc.description)
+    return render_error(400, CSRF_MESSAGE)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    # A failed transaction must not poison the next request served by this session.
+    db.session.rollback()
+    log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
+    return render_error(500)
+
+
+def init_app(app) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

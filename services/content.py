@@ -1,0 +1,282 @@
+"""The court's own content (content/): pages, FAQ and the unit's facts, loaded and checked once.
+
+The same files feed the public pages and, later, the assistant. Loading fails with a
+`ContentError` naming the file when a page lacks a field, a fact is set without its source, or a
+file holds raw HTML (the CSP forbids inline styles and scripts, so Markdown only).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import frontmatter
+import markdown
+import yaml
+from flask import current_app
+from markdown.extensions.toc import slugify_unicode
+
+HOME_SLUG = "inicio"
+FAQ_SLUG = "perguntas-frequentes"
+FAQ_TITLE = "Perguntas frequentes"
+FAQ_NAV_ORDER = 4
+_RAW_HTML = re.compile(r"<\s*[A-Za-z!/]")
+_PAGE_FIELDS = ("title", "summary", "nav_title", "nav_order", "updated")
+_STOP_WORDS = frozenset((
+    "a", "o", "as", "os", "de", "da", "do", "das", "dos", "e", "em", "no", "na", "nos", "nas", "um", "uma",
+    "uns", "umas", "para", "por", "com", "sem", "que", "qual", "quais", "como", "onde", "quando", "se", "ao",
+    "aos", "à", "às", "é", "ser", "meu", "minha", "meus", "minhas", "seu", "sua", "eu", "voce", "voces", "ou",
+    "mais", "menos", "ja", "nao", "sim", "isso", "esse", "essa", "este", "esta", "ha", "tem", "ter", "pelo",
+    "pela",
+))
+
+
+class ContentError(Exception):
+    """A content file is missing, malformed or breaks a rule; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    summary: str
+    nav_title: str
+    nav_order: int
+    updated: date
+    sources: tuple[Source, ...]
+    html: str
+    text: str
+
+    @property
+    def path(self) -> str:
+        return "/" if self.slug == HOME_SLUG else f"/{self.slug}"
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    question: str
+    answer_html: str
+    answer_text: str
+    page: str | None
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Fact:
+    key: str
+    label: str
+    value: str | None
+    source_url: str | None
+    source_title: str | None
+    verified_on: date | None
+    note: str | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    court: str
+    catalog_url: str
+    facts: tuple[Fact, ...]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    title: str
+    path: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Content:
+    pages: dict[str, Page]
+    faq: tuple[FaqEntry, ...]
+    unit: Unit
+    nav: tuple[NavItem, ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    title: str
+    path: str
+    snippet: str
+    score: float
+
+
+def _render(text: str, origin: str) -> str:
+    if _RAW_HTML.search(text):
+        raise ContentError(f"{origin}: raw HTML is not allowed in content, use Markdown only")
+    return markdown.markdown(text, extensions=["sane_lists", "toc"],
+                             extension_configs={"toc": {"slugify": slugify_unicode}})
+
+
+def _plain(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _date(value, origin: str, field: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ContentError(f"{origin}: {field} must be an ISO date (AAAA-MM-DD), got {value!r}") from None
+
+
+def _sources(raw, origin: str) -> tuple[Source, ...]:
+    items = []
+    for item in raw or ():
+        if not isinstance(item, dict) or not item.get("title") or not str(item.get("url", "")).startswith("http"):
+            raise ContentError(f"{origin}: every source needs a title and an http(s) url")
+        items.append(Source(str(item["title"]), str(item["url"])))
+    return tuple(items)
+
+
+def _load_page(path: Path) -> Page:
+    try:
+        post = frontmatter.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ContentError(f"{path.name}: cannot be read ({exc})") from None
+    missing = [name for name in _PAGE_FIELDS if post.get(name) in (None, "")]
+    if missing:
+        raise ContentError(f"{path.name}: missing front matter field(s): {', '.join(missing)}")
+    html = _render(post.content, path.name)
+    return Page(
+        slug=path.stem, title=str(post["title"]), summary=str(post["summary"]),
+        nav_title=str(post["nav_title"]), nav_order=int(post["nav_order"]),
+        updated=_date(post["updated"], path.name, "updated"), sources=_sources(post.get("sources"), path.name),
+        html=html, text=_plain(html),
+    )
+
+
+def _load_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ContentError(f"{path.name}: cannot be read ({exc})") from None
+
+
+def _load_faq(path: Path) -> tuple[FaqEntry, ...]:
+    entries, seen = [], set()
+    for index, raw in enumerate(_load_yaml(path) or ()):
+        origin = f"{path.name} entry {index + 1}"
+        if not isinstance(raw, dict) or not raw.get("id") or not raw.get("question") or not raw.get("answer"):
+            raise ContentError(f"{origin}: needs id, question and answer")
+        if raw["id"] in seen:
+            raise ContentError(f"{origin}: duplicate id {raw['id']!r}")
+        seen.add(raw["id"])
+        html = _render(str(raw["answer"]), origin)
+        entries.append(FaqEntry(str(raw["id"]), str(raw["question"]), html, _plain(html), raw.get("page"),
+                                _sources(raw.get("sources"), origin)))
+    return tuple(entries)
+
+
+def _load_unit(path: Path) -> Unit:
+    raw = _load_yaml(path) or {}
+    facts = []
+    for item in raw.get("facts") or ():
+        origin = f"{path.name} fact {item.get('key')!r}"
+        value = item.get("value")
+        if value is not None and (not item.get("source_url") or not item.get("verified_on")):
+            raise ContentError(f"{origin}: a confirmed value needs source_url and verified_on")
+        facts.append(Fact(
+            key=str(item["key"]), label=str(item["label"]), value=None if value is None else str(value),
+            source_url=item.get("source_url"), source_title=item.get("source_title"),
+            verified_on=_date(item["verified_on"], origin, "verified_on") if item.get("verified_on") else None,
+            note=item.get("note"),
+        ))
+    for name in ("name", "court", "catalog_url"):
+        if not raw.get(name):
+            raise ContentError(f"{path.name}: missing {name}")
+    return Unit(str(raw["name"]), str(raw["court"]), str(raw["catalog_url"]), tuple(facts))
+
+
+def load(directory: Path) -> Content:
+    """Read and check every content file under `directory`."""
+    pages_dir = directory / "pages"
+    if not pages_dir.is_dir():
+        raise ContentError(f"{pages_dir} does not exist")
+    pages = {page.slug: page for page in map(_load_page, sorted(pages_dir.glob("*.md")))}
+    if HOME_SLUG not in pages:
+        raise ContentError(f"pages/{HOME_SLUG}.md is required (the home page)")
+    nav = [NavItem(p.nav_title, p.path, p.slug) for p in pages.values()]
+    nav.append(NavItem(FAQ_TITLE, f"/{FAQ_SLUG}", FAQ_SLUG))
+    order = {p.slug: p.nav_order for p in pages.values()} | {FAQ_SLUG: FAQ_NAV_ORDER}
+    nav.sort(key=lambda item: order[item.slug])
+    return Content(pages, _load_faq(directory / "faq.yaml"), _load_unit(directory / "unit.yaml"), tuple(nav))
+
+
+def init_app(app) -> None:
+    app.extensions["content"] = load(Path(app.root_path) / "content")
+
+
+def current() -> Content:
+    return current_app.extensions["content"]
+
+
+def titled_path(slug: str) -> tuple[str, str] | None:
+    """The title and address of a page (the FAQ included), or None when no page has that slug."""
+    if slug == FAQ_SLUG:
+        return FAQ_TITLE, f"/{FAQ_SLUG}"
+    page = current().pages.get(slug)
+    return (page.title, page.path) if page else None
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Certidões" and "certidoes" are the same word to a reader."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def terms(text: str) -> list[str]:
+    """Search terms: folded words of two letters or more, stop words out, cut to a 6-letter stem."""
+    return [word[:6] for word in re.findall(r"\w{2,}", fold(text)) if word not in _STOP_WORDS]
+
+
+def _score(query_terms: list[str], title: str, body: str) -> float:
+    title_terms, body_terms = terms(title), terms(body)
+    score = 0.0
+    for term in set(query_terms):
+        score += 3 * title_terms.count(term) + min(body_terms.count(term), 5)
+    return score
+
+
+def _snippet(text: str, query_terms: list[str], width: int = 200) -> str:
+    folded = fold(text)
+    positions = [folded.find(term) for term in query_terms if folded.find(term) >= 0]
+    start = max(min(positions) - 60, 0) if positions else 0
+    snippet = text[start:start + width].strip()
+    return ("… " if start else "") + snippet + (" …" if start + width < len(text) else "")
+
+
+def search(query: str, limit: int = 10) -> list[SearchHit]:
+    """Pages and FAQ entries that mention the query's words, best first."""
+    query_terms = terms(query)
+    if not query_terms:
+        return []
+    content = current()
+    hits = []
+    for page in content.pages.values():
+        score = _score(query_terms, page.title + " " + page.summary, page.text)
+        if score:
+            hits.append(SearchHit(page.title, page.path, _snippet(page.text, query_terms), score))
+    for entry in content.faq:
+        score = _score(query_terms, entry.question, entry.answer_text)
+        if score:
+            hits.append(SearchHit(entry.question, f"/{FAQ_SLUG}#{entry.id}",
+                                  _snippet(entry.answer_text, query_terms), score))
+    hits.sort(key=lambda hit: -hit.score)
+    return hits[:limit]

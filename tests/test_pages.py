@@ -1,0 +1,149 @@
+"""Public pages: rendered from content/, accessible markup, no inline code, the feedback form."""
+import re
+from datetime import timedelta
+
+import pytest
+
+from extensions import db
+from models import PageFeedback, utcnow
+from services import content
+from tests.conftest import csrf_token_from
+
+PUBLIC_PAGES = ["/", "/a-vara", "/servicos", "/perguntas-frequentes", "/contato", "/acessibilidade", "/privacidade"]
+FOCUSABLE = re.compile(r"<(a|button|input|select|textarea)\b[^>]*>", re.I)
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_page_structure(client, path):
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert '<html lang="pt-BR">' in html
+    assert html.count("<h1") == 1
+    for landmark in ('<main id="conteudo"', '<nav id="menu"', 'id="busca"', '<footer id="rodape"', "<header"):
+        assert landmark in html
+    body = html.split("<body>", 1)[1]
+    first_focusable = FOCUSABLE.search(body).group(0)
+    assert 'class="skip-link"' in first_focusable and 'href="#conteudo"' in first_focusable
+    for key in "1234":
+        assert f'accesskey="{key}"' in html
+    assert f'href="{path}" aria-current="page"' in html
+
+
+@pytest.mark.parametrize("path", [*PUBLIC_PAGES, "/busca?q=certidao", "/avaliar/inicio", "/nao-existe"])
+def test_no_inline_code_and_no_foreign_assets(client, path):
+    html = client.get(path).get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script"
+    assert not re.search(r"\son[a-z]+\s*=", html), "inline event handler"
+    assert not re.search(r"\sstyle\s*=", html) and "<style" not in html, "inline style"
+    for match in re.finditer(r'<(?:script|link|img)\b[^>]*(?:src|href)="([^"]+)"', html):
+        assert match.group(1).startswith("/"), f"asset from another origin: {match.group(1)}"
+
+
+def test_every_label_has_a_field(client):
+    for path in ("/", "/avaliar/inicio"):
+        html = client.get(path).get_data(as_text=True)
+        for target in re.findall(r'<label for="([^"]+)"', html):
+            assert f'id="{target}"' in html
+
+
+def test_inicio_redirects_to_home(client):
+    response = client.get("/inicio")
+    assert response.status_code == 301 and response.headers["Location"] == "/"
+
+
+def test_contact_shows_sources_and_marks_the_unconfirmed(app, client):
+    html = client.get("/contato").get_data(as_text=True)
+    with app.app_context():
+        unit = content.current().unit
+    confirmed = [fact for fact in unit.facts if fact.confirmed]
+    unconfirmed = [fact for fact in unit.facts if not fact.confirmed]
+    assert confirmed and unconfirmed
+    assert html.count("Não confirmado") == len(unconfirmed)
+    assert html.count("verificado em") == len(confirmed)
+    assert html.count(f'href="{unit.catalog_url}">catálogo de telefones do TJES') == len(unconfirmed)
+    for fact in confirmed:
+        assert fact.source_url in html
+
+
+def test_faq_lists_every_entry_with_an_anchor(app, client):
+    html = client.get("/perguntas-frequentes").get_data(as_text=True)
+    with app.app_context():
+        entries = content.current().faq
+    assert len(entries) >= 10
+    for entry in entries:
+        assert f'id="{entry.id}"' in html and f'href="#{entry.id}"' in html
+
+
+def test_search_finds_content_without_accents(client):
+    html = client.get("/busca?q=certidoes").get_data(as_text=True)
+    assert "resultado" in html and "/servicos" in html
+
+
+def test_search_with_no_hits_points_elsewhere(client):
+    html = client.get("/busca?q=xyzzyplugh").get_data(as_text=True)
+    assert "Nenhum resultado" in html and "/contato" in html
+
+
+def test_search_too_long_is_a_clear_400(client):
+    response = client.get("/busca?q=" + "a" * 201)
+    assert response.status_code == 400
+    assert "A busca aceita até 200 caracteres" in response.get_data(as_text=True)
+
+
+def test_unknown_page_is_404(client):
+    assert client.get("/nao-existe").status_code == 404
+    assert client.get("/avaliar/nao-existe").status_code == 404
+
+
+def _post_feedback(client, slug, **data):
+    token = csrf_token_from(client.get(f"/avaliar/{slug}").get_data(as_text=True))
+    return client.post(f"/avaliar/{slug}", data={"csrf_token": token, **data})
+
+
+def test_feedback_is_stored_masked(app, client):
+    response = _post_feedback(client, "servicos", helpful="nao",
+                              comment="Faltou o telefone. Meu CPF 123.456.789-09, e-mail ana@example.com")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/avaliar/servicos/obrigado"
+    assert "Obrigado" in client.get(response.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        row = db.session.execute(db.select(PageFeedback)).scalar_one()
+    assert row.page == "servicos" and row.helpful is False
+    assert "123.456.789-09" not in row.comment and "ana@example.com" not in row.comment
+    assert row.comment.startswith("Faltou o telefone.")
+
+
+def test_feedback_preselects_the_answer_from_the_link(client):
+    html = client.get("/avaliar/a-vara?util=sim").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*value="sim"|value="sim"[^>]*checked', html)
+
+
+def test_feedback_without_an_answer_is_a_clear_400(app, client):
+    response = _post_feedback(client, "a-vara", comment="sem escolha")
+    assert response.status_code == 400
+    assert "Escolha “Sim” ou “Não”." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(PageFeedback)).scalar() == 0
+
+
+def test_feedback_comment_over_500_chars_is_refused(client):
+    response = _post_feedback(client, "a-vara", helpful="sim", comment="x" * 501)
+    assert response.status_code == 400
+    assert "até 500 caracteres" in response.get_data(as_text=True)
+
+
+def test_feedback_with_an_invented_answer_is_refused(client):
+    assert _post_feedback(client, "a-vara", helpful="talvez").status_code == 400
+
+
+def test_old_feedback_is_purged_when_new_feedback_arrives(app, client):
+    with app.app_context():
+        db.session.add(PageFeedback(page="a-vara", helpful=True, created_at=utcnow() - timedelta(days=400)))
+        db.session.add(PageFeedback(page="a-vara", helpful=True, created_at=utcnow() - timedelta(days=10)))
+        db.session.commit()
+    _post_feedback(client, "a-vara", helpful="sim")
+    with app.app_context():
+        ages = [row.created_at for row in db.session.execute(db.select(PageFeedback)).scalars()]
+    assert len(ages) == 2
