@@ -12,24 +12,9 @@ import config
 import errors
 import routes
 import routes_health
-from extensions import csrf, db, migrate, talisman
+from extensions import csrf, db, migrate
 from services import content, database, health
 from utils import json_log, request_middleware
-
-CSP = {
-    "default-src": "'self'",
-    "script-src": "'self'",
-    "style-src": "'self'",
-    "img-src": "'self'",
-    "font-src": "'self'",
-    "connect-src": "'self'",
-    "form-action": "'self'",
-    "object-src": "'none'",
-    "base-uri": "'none'",
-    "frame-ancestors": "'none'",
-}
-PERMISSIONS_POLICY = {feature: "()" for feature in (
-    "camera", "microphone", "geolocation", "payment", "usb", "interest-cohort", "browsing-topics")}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -78,14 +63,3 @@ def _register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    talisman.init_app(
-        app,
-        force_https=False,  # TLS and the redirect to https belong to the reverse proxy
-        strict_transport_security=False,  # sent by the request middleware in production
-        frame_options="DENY",
-        content_security_policy=CSP,
-        referrer_policy="strict-origin-when-cross-origin",
-        permissions_policy=PERMISSIONS_POLICY,
-        session_cookie_secure=production,
-        x_xss_protection=False,
-    )

@@ -1,5 +1,5 @@
 """Public pages: the court's information, the site search and the page feedback form."""
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from forms import FeedbackForm
 from services import content, feedback
@@ -8,9 +8,27 @@ bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
 
 
+@bp.record_once
+def _create_page_cache(state):
+    state.app.extensions["rendered_pages"] = {}
+
+
 @bp.app_context_processor
 def site_context():
     return {"site": content.current()}
+
+
+def render_same_for_everyone(template: str, **context) -> str:
+    """Render a page that depends only on content/ (loaded once) and its own path, once per process.
+
+    These pages set no cookie and hold no per-visitor data (no CSRF token, no request ID), so the
+    HTML of the first visit is the HTML of every visit until the process restarts with new content.
+    """
+    cache = current_app.extensions["rendered_pages"]
+    html = cache.get(request.path)
+    if html is None:
+        html = cache[request.path] = render_template(template, **context)
+    return html
 
 
 def _page_or_404(slug: str) -> content.Page:
@@ -22,17 +40,17 @@ def _page_or_404(slug: str) -> content.Page:
 
 @bp.get("/")
 def home():
-    return render_template("public/page.html", page=_page_or_404(content.HOME_SLUG))
+    return render_same_for_everyone("public/page.html", page=_page_or_404(content.HOME_SLUG))
 
 
 @bp.get(f"/{content.FAQ_SLUG}")
 def faq():
-    return render_template("public/faq.html", faq=content.current().faq)
+    return render_same_for_everyone("public/faq.html", faq=content.current().faq)
 
 
 @bp.get("/contato")
 def contact():
-    return render_template("public/contact.html", page=_page_or_404("contato"), unit=content.current().unit)
+    return render_same_for_everyone("public/contact.html", page=_page_or_404("contato"), unit=content.current().unit)
 
 
 @bp.get("/busca")
@@ -74,4 +92,4 @@ def feedback_thanks(slug):
 def page(slug):
     if slug == content.HOME_SLUG:
         return redirect(url_for("public.home"), code=301)
-    return render_template("public/page.html", page=_page_or_404(slug))
+    return render_same_for_everyone("public/page.html", page=_page_or_404(slug))

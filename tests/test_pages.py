@@ -147,3 +147,24 @@ def test_old_feedback_is_purged_when_new_feedback_arrives(app, client):
     with app.app_context():
         ages = [row.created_at for row in db.session.execute(db.select(PageFeedback)).scalars()]
     assert len(ages) == 2
+
+
+def test_every_internal_link_in_the_content_resolves(app, client):
+    with app.app_context():
+        loaded = content.current()
+        html = " ".join([page.html for page in loaded.pages.values()] + [entry.answer_html for entry in loaded.faq])
+    for target in sorted(set(re.findall(r'href="(/[^"]*)"', html))):
+        path, _, anchor = target.partition("#")
+        response = client.get(path)
+        assert response.status_code == 200, target
+        if anchor:
+            assert f'id="{anchor}"' in response.get_data(as_text=True), target
+
+
+def test_same_for_everyone_pages_are_rendered_once(app, client, monkeypatch):
+    first = client.get("/servicos").get_data(as_text=True)
+    import routes
+    monkeypatch.setattr(routes, "render_template", lambda *a, **k: pytest.fail("rendered twice"))
+    assert client.get("/servicos").get_data(as_text=True) == first
+    assert client.get("/nao-existe").status_code == 404  # unknown pages are never cached
+    assert "/nao-existe" not in app.extensions["rendered_pages"]

@@ -35,7 +35,8 @@ def test_well_formed_request_id_is_kept(client, incoming):
     assert response.headers["X-Request-ID"] == incoming
 
 
-@pytest.mark.parametrize("incoming", ["bad id!", "short", "a" * 65, "abc\r\ndef-ghij", 'quo"te-12345', "ção-123456"])
+@pytest.mark.parametrize("incoming", ["bad id!", "short", "a" * 65, "abc\r\ndef-ghij", 'quo"te-12345', "ção-123456",
+                                      "123.456.789-09", "fulano.silva-27-99999-1234"])
 def test_malformed_request_id_is_replaced(client, incoming):
     # Through the WSGI environ: the test client itself refuses to send a header with CR/LF.
     response = client.get("/", environ_overrides={"HTTP_X_REQUEST_ID": incoming})

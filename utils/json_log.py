@@ -18,8 +18,9 @@ HANDLER_NAME = "portal-json"
 # The request being served; a context variable so work the request hands to a thread
 # (run under contextvars.copy_context()) logs under the same ID.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
-# Fields the portal itself writes and that hold no free text.
-_UNMASKED_FIELDS = frozenset({"time", "level", "logger", "status", "duration_ms", "method"})
+# Fields the portal itself writes and that hold no free text (request IDs that look like personal
+# data are refused at the door, see utils.request_middleware).
+_UNMASKED_FIELDS = frozenset({"time", "level", "logger", "status", "duration_ms", "method", "request_id", "client"})
 
 
 class RequestIdFilter(logging.Filter):
