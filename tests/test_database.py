@@ -90,3 +90,9 @@ def test_read_with_retry_retries_a_read_that_lost_its_connection(make_app, postg
         value = read_with_retry(lambda: db.session.execute(text("SELECT 41 + 1")).scalar())
     assert value == 42
     assert any(line["message"] == "retrying a read after a lost database connection" for line in log_lines())
+
+
+def test_models_and_migrations_agree(runner):
+    """`flask db check` fails when a model changed without a migration."""
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output

@@ -68,3 +68,12 @@ def test_readiness_is_cached(app):
     results = [probe.check() for _ in range(50)]
     assert all(result.ready for result in results)
     assert len(calls) == 1
+
+
+def test_cli_upgrade_makes_a_fresh_database_ready(make_app):
+    app = make_app(migrate=False, READY_CACHE_SECONDS=0)
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 503
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/health/ready").status_code == 200

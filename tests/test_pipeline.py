@@ -234,3 +234,32 @@ def test_log_to_stdout_when_no_log_file(make_app, capsys):
     app.test_client().get("/", headers={"X-Request-ID": "req-stdout-check"})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert any(line.get("request_id") == "req-stdout-check" for line in lines)
+
+
+@pytest.mark.parametrize(("status", "title", "code"), [
+    (400, "Pedido inválido", "bad_request"),
+    (403, "Acesso não permitido", "forbidden"),
+    (404, "Página não encontrada", "not_found"),
+    (405, "Ação não permitida", "method_not_allowed"),
+    (413, "Envio grande demais", "payload_too_large"),
+    (429, "Muitos pedidos em pouco tempo", "too_many_requests"),
+    (500, "Erro no portal", "internal_error"),
+    (503, "Serviço indisponível no momento", "service_unavailable"),
+])
+def test_every_error_status_has_a_portuguese_page_and_a_json_shape(make_app, status, title, code):
+    app = make_app()
+
+    @app.get("/fail/<int:status>")
+    @app.get("/api/v1/fail/<int:status>")
+    def fail(status):
+        abort(status)
+
+    client = app.test_client()
+    page = client.get(f"/fail/{status}", headers={"X-Request-ID": "req-error-pages"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == status
+    assert f"<h1>{title}</h1>" in html and "Código do atendimento" in html and "req-error-pages" in html
+    assert 'href="/"' in html  # a way forward
+    api = client.get(f"/api/v1/fail/{status}")
+    assert api.status_code == status
+    assert api.json["error"]["code"] == code and api.json["request_id"] == api.headers["X-Request-ID"]
