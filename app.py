@@ -12,8 +12,8 @@ import config
 import errors
 import routes
 import routes_health
-from extensions import csrf, db, migrate
-from services import content, database, health
+from extensions import csrf, db, limiter, migrate
+from services import content, database, health, resilience
 from utils import json_log, request_middleware
 
 
@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for warning in app.config.pop("STARTUP_WARNINGS", []):
         logging.getLogger("portal.config").warning(warning)
     _register_extensions(app)
-    for service in (database, content, health):
+    for service in (database, content, resilience, health):
         try:
             service.init_app(app)
         except content.ContentError as exc:
@@ -63,3 +63,4 @@ def _register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)

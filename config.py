@@ -46,6 +46,28 @@ def _int(environ, name, default, minimum=0, maximum=None):
     return value
 
 
+def _float(environ, name, default, minimum=0.0, maximum=None):
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise ConfigError(f"{name} must be {bounds}, got {value:g}")
+    return value
+
+
+def _http_url(environ, name, default):
+    raw = (environ.get(name) or "").strip() or default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _choice(environ, name, default, choices, transform=str.lower):
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -129,6 +151,43 @@ def engine_options(environ, uri):
     }
 
 
+# Upstream services and their defaults: (base URL, read timeout s, whole-call deadline s, breaker open s,
+# slow call s, client-side rate limit per minute). The deadlines stay below gunicorn's 45 s timeout.
+DEPENDENCY_DEFAULTS = {
+    "datajud": ("https://api-publica.datajud.cnj.jus.br", 10.0, 15.0, 60.0, 8.0, None),
+    "escavador": ("https://api.escavador.com", 10.0, 15.0, 30.0, 8.0, 500.0),
+    "openai": ("https://api.openai.com/v1", 25.0, 30.0, 30.0, 20.0, None),
+}
+
+
+def dependencies(environ) -> dict:
+    connect_timeout = _float(environ, "OUTBOUND_CONNECT_TIMEOUT_S", 3.0, minimum=0.1, maximum=30)
+    result = {}
+    for name, (url, read, deadline, open_s, slow, rate) in DEPENDENCY_DEFAULTS.items():
+        prefix = name.upper()
+        spec = {
+            "base_url": _http_url(environ, f"{prefix}_BASE_URL", url),
+            "connect_timeout_s": connect_timeout,
+            "read_timeout_s": _float(environ, f"{prefix}_READ_TIMEOUT_S", read, minimum=0.1, maximum=40),
+            "deadline_s": _float(environ, f"{prefix}_DEADLINE_S", deadline, minimum=0.1, maximum=40),
+            "breaker_open_s": _float(environ, f"{prefix}_BREAKER_OPEN_S", open_s, minimum=1),
+            "slow_call_s": slow,
+            "rate_per_min": _float(environ, f"{prefix}_RATE_PER_MIN", rate, minimum=1),
+        }
+        result[name] = spec
+    return result
+
+
+def breaker_defaults(environ) -> dict:
+    return {
+        "failure_rate": _float(environ, "BREAKER_FAILURE_RATE", 50.0, minimum=1, maximum=100) / 100,
+        "minimum_calls": _int(environ, "BREAKER_MINIMUM_CALLS", 5, minimum=1),
+        "window_s": _int(environ, "BREAKER_WINDOW_S", 30, minimum=1, maximum=3600),
+        "half_open_calls": _int(environ, "BREAKER_HALF_OPEN_CALLS", 1, minimum=1, maximum=100),
+        "close_after": _int(environ, "BREAKER_CLOSE_AFTER", 2, minimum=1, maximum=100),
+    }
+
+
 def load(environ, instance_path) -> LoadedConfig:
     """Read every setting from `environ`; raise ConfigError on the first bad value."""
     os.makedirs(instance_path, exist_ok=True)
@@ -150,6 +209,24 @@ def load(environ, instance_path) -> LoadedConfig:
         "LOG_BACKUP_COUNT": _int(environ, "LOG_BACKUP_COUNT", 5, minimum=0, maximum=100),
         "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=10),
         "FEEDBACK_RETENTION_DAYS": _int(environ, "FEEDBACK_RETENTION_DAYS", 365, minimum=1),
+        "CACHE_MEMORY_MAX_ENTRIES": _int(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),
+        "CACHE_REDIS_TIMEOUT_MS": _int(environ, "CACHE_REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
+        "CACHE_DEFAULT_TTL": _int(environ, "CACHE_DEFAULT_TTL", 300, minimum=1),
+        "CACHE_KEY_PREFIX": "portal:v1:",
+        "DEPENDENCIES": dependencies(environ),
+        "BREAKER": breaker_defaults(environ),
+        "RETRY_MAX_ATTEMPTS": _int(environ, "RETRY_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+        "RETRY_BUDGET_PERCENT": _float(environ, "RETRY_BUDGET_PERCENT", 20.0, minimum=0, maximum=100),
+        # Flask-Limiter: Redis shared by all workers when configured; a Redis failure falls back to
+        # per-process memory and never fails the request.
+        "RATELIMIT_STORAGE_URI": redis_url(environ) or "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1}
+        if redis_url(environ) else {},
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": "portal:v1:limiter",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # Fixed rules of the house, not environment settings.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),

@@ -2,11 +2,14 @@
 
 Security headers are not an extension here: utils/request_middleware.py sets them, computed once.
 """
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from utils.request_middleware import client_key, log_rate_limit_breach
 
 # Stable constraint names, so migrations can name what they alter on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -25,3 +28,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+# Limits are declared per route (later issues set them); storage and behaviour come from RATELIMIT_* config.
+limiter = Limiter(key_func=client_key, on_breach=log_rate_limit_breach)

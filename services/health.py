@@ -29,13 +29,13 @@ log = logging.getLogger("portal.health")
 
 @dataclass(frozen=True)
 class Readiness:
-    status: str  # "pass" or "fail", as in the application/health+json draft
+    status: str  # "pass", "warn" or "fail", as in the application/health+json draft
     reason: str | None
     checked_at: float
 
     @property
     def ready(self) -> bool:
-        return self.status == "pass"
+        return self.status in ("pass", "warn")
 
 
 class ReadinessProbe:
@@ -98,4 +98,8 @@ def init_app(app) -> None:
 
 
 def readiness() -> Readiness:
-    return current_app.extensions["readiness"].check()
+    """The database check, then upstreams: one that is down makes the answer "warn", never "fail"."""
+    result = current_app.extensions["readiness"].check()
+    if result.ready and any(s.status == "down" for s in current_app.extensions["resilience"].statuses()):
+        return Readiness("warn", "an upstream service is down", result.checked_at)
+    return result

@@ -18,7 +18,8 @@ from utils import json_log
 CONFIG_VARS = (
     "APP_ENV", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "LOG_LEVEL", "LOG_FILE", "LOG_MAX_BYTES",
     "LOG_BACKUP_COUNT", "TRUSTED_PROXIES", "SLOW_QUERY_MS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT",
-    "DB_POOL_RECYCLE", "DB_CONNECT_TIMEOUT", "FEEDBACK_RETENTION_DAYS",
+    "DB_POOL_RECYCLE", "DB_CONNECT_TIMEOUT", "FEEDBACK_RETENTION_DAYS", "CACHE_MEMORY_MAX_ENTRIES",
+    "CACHE_REDIS_TIMEOUT_MS", "CACHE_DEFAULT_TTL",
 )
 TEST_SECRET = "test-secret-" + "x" * 40
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -62,6 +63,8 @@ def make_app(tmp_path, monkeypatch):
 
     yield build
     for application in built:
+        if "resilience" in application.extensions:
+            application.extensions["resilience"].close()
         with application.app_context():
             db.engine.dispose()
     for handler in [h for h in logging.getLogger().handlers if h.get_name() == json_log.HANDLER_NAME]:

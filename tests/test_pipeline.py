@@ -263,3 +263,12 @@ def test_every_error_status_has_a_portuguese_page_and_a_json_shape(make_app, sta
     api = client.get(f"/api/v1/fail/{status}")
     assert api.status_code == status
     assert api.json["error"]["code"] == code and api.json["request_id"] == api.headers["X-Request-ID"]
+
+
+def test_client_key_for_rate_limits(app):
+    from utils.request_middleware import client_key
+
+    for address, expected in [("203.0.113.77", "203.0.113.77"), ("::ffff:198.51.100.9", "198.51.100.9"),
+                              ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd:12::/64"), ("garbage", "garbage")]:
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": address}):
+            assert client_key() == expected

@@ -42,6 +42,28 @@ def truncate_address(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def client_key() -> str:
+    """The rate-limit key of the client: its address after ProxyFix, an IPv6 client by its /64
+    (one household or host gets many addresses of the same /64)."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def log_rate_limit_breach(request_limit) -> None:
+    """Flask-Limiter's breach callback: one line with the client's network, the route and the limit."""
+    logging.getLogger("portal.ratelimit").warning("rate limit exceeded", extra={
+        "client": truncate_address(request.remote_addr),
+        "route": request.url_rule.rule if request.url_rule else None, "limit": str(request_limit.limit)})
+
+
 def _begin_request():
     req = request._get_current_object()
     g.request_id = request_id_from(req.headers.get(REQUEST_ID_HEADER))

@@ -1,0 +1,160 @@
+"""The resilience layer: every outbound call of the portal goes through a `Dependency` made here.
+
+`init_app(app)` reads the settings once; `dependency(name)` gives the guarded client of one upstream
+(DataJud, Escavador, OpenAI), built on first use. `statuses()` is the service registry the
+dashboard and /health/ready read: healthy, degraded or down, with the last error and its time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, State
+from services.resilience.errors import ClientRateLimited, DependencyUnavailable, MalformedResponse, UpstreamFailed
+from services.resilience.http import Dependency, DependencySettings
+from services.resilience.ratelimit import SharedTokenBucket
+from services.resilience.retry import RetryPolicy
+
+log = logging.getLogger("portal.resilience")
+RECENT_ERROR_S = 300  # an error this recent, after the last success, makes a dependency "degraded"
+
+__all__ = ["BreakerOpen", "ClientRateLimited", "Dependency", "DependencyUnavailable", "MalformedResponse",
+           "Resilience", "ServiceStatus", "UpstreamFailed", "current", "dependency", "init_app"]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    status: str  # "healthy" | "degraded" | "down"
+    breaker: str
+    last_error: str | None
+    last_error_at: float | None
+    last_success_at: float | None
+    retry_after_s: float
+
+
+class Resilience:
+    def __init__(self, settings: dict[str, DependencySettings], shared=None, redis_client=None,
+                 key_prefix: str = "portal:v1:"):
+        self._settings = settings
+        self._shared = shared
+        self._redis = redis_client
+        self._prefix = key_prefix
+        self._dependencies: dict[str, Dependency] = {}
+        self._probes: dict[str, Callable[[], None]] = {}
+        self._lock = threading.Lock()
+
+    def dependency(self, name: str, transport=None) -> Dependency:
+        existing = self._dependencies.get(name)
+        if existing is not None:
+            return existing
+        with self._lock:
+            if name not in self._dependencies:
+                settings = self._settings[name]
+                limiter = None
+                if settings.rate_per_min and self._redis is not None:
+                    limiter = SharedTokenBucket(settings.rate_per_min, self._redis, f"{self._prefix}ratelimit:{name}")
+                dep = Dependency(name, settings, transport=transport, limiter=limiter)
+                if self._shared is not None:
+                    self._shared.attach(dep.breaker)
+                self._dependencies[name] = dep
+            return self._dependencies[name]
+
+    def register_probe(self, name: str, probe: Callable[[], None]) -> None:
+        """A cheap check of the dependency, run on demand by the dashboard and diagnostics."""
+        self._probes[name] = probe
+
+    def probe(self, name: str) -> str | None:
+        """Run the registered probe; None when it passed, else the reason."""
+        try:
+            self._probes[name]()
+        except DependencyUnavailable as exc:
+            return exc.reason
+        return None
+
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        return {name: dep.breaker for name, dep in self._dependencies.items()}
+
+    def statuses(self) -> list[ServiceStatus]:
+        result = []
+        for name, dep in sorted(self._dependencies.items()):
+            state = dep.breaker.state
+            record = dep.record
+            recent_error = record.last_error_at is not None and time.time() - record.last_error_at < RECENT_ERROR_S \
+                and (record.last_success_at or 0) < record.last_error_at
+            if state in (State.OPEN, State.FORCED_OPEN):
+                status = "down"
+            elif state == State.HALF_OPEN or recent_error:
+                status = "degraded"
+            else:
+                status = "healthy"
+            result.append(ServiceStatus(name, status, state.value, record.last_error, record.last_error_at,
+                                        record.last_success_at, round(dep.breaker.retry_after_s(), 3)))
+        return result
+
+    def admin(self, name: str, action: str) -> None:
+        """Reset, force open or disable one breaker, in every worker when Redis is shared."""
+        breaker = self.dependency(name).breaker
+        {"reset": breaker.reset, "force_open": breaker.force_open, "disable": breaker.disable}[action]()
+        if self._shared is not None:
+            try:
+                self._shared.command(name, action)
+            except Exception as exc:
+                log.warning("breaker action applied to this worker only", extra={"dependency": name,
+                                                                                 "reason": type(exc).__name__})
+
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.stop()
+        for dep in self._dependencies.values():
+            dep.close()
+
+
+def settings_from_config(config) -> dict[str, DependencySettings]:
+    breaker_defaults = config["BREAKER"]
+    result = {}
+    for name, spec in config["DEPENDENCIES"].items():
+        breaker = BreakerConfig(**{**breaker_defaults, "open_s": spec["breaker_open_s"],
+                                   "slow_call_s": spec["slow_call_s"],
+                                   "half_open_max_wait_s": spec["read_timeout_s"] + spec["connect_timeout_s"]})
+        retry = RetryPolicy(max_attempts=config["RETRY_MAX_ATTEMPTS"], deadline_s=spec["deadline_s"])
+        result[name] = DependencySettings(
+            base_url=spec["base_url"], connect_timeout_s=spec["connect_timeout_s"],
+            read_timeout_s=spec["read_timeout_s"], rate_per_min=spec["rate_per_min"], breaker=breaker, retry=retry,
+            retry_budget_percent=config["RETRY_BUDGET_PERCENT"] / 100)
+    return result
+
+
+def redis_client_for(url: str):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # Tight timeouts and no client retries: a slow Redis must never hold a request (redis-py 8's
+    # defaults are 5 s and several retries; retry=None would still mean one retry).
+    return redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.1, retry=Retry(NoBackoff(), 0),
+                                health_check_interval=5)
+
+
+def init_app(app) -> None:
+    shared = redis_client = None
+    if app.config.get("REDIS_URL"):
+        from services.resilience.shared import SharedBreakers
+
+        redis_client = redis_client_for(app.config["REDIS_URL"])
+        shared = SharedBreakers(redis_client, app.config["CACHE_KEY_PREFIX"])
+    app.extensions["resilience"] = Resilience(settings_from_config(app.config), shared, redis_client,
+                                              app.config["CACHE_KEY_PREFIX"])
+
+
+def current() -> Resilience:
+    return current_app.extensions["resilience"]
+
+
+def dependency(name: str) -> Dependency:
+    return current().dependency(name)
