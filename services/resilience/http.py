@@ -95,6 +95,10 @@ class Dependency:
                 with attempt:
                     attempt_number += 1
                     return self._attempt(method, url, attempt_number, deadline, validate, kwargs)
+        except BreakerOpen as rejected:
+            log.info("outbound call rejected by open breaker", extra={
+                "dependency": self.name, "attempt": attempt_number, "retry_after_s": round(rejected.retry_after_s, 1)})
+            raise
         except Retryable as failure:
             self.record.failures += 1
             self.record.last_error, self.record.last_error_at = failure.reason, time.time()
