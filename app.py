@@ -11,9 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 import errors
 import routes
+import routes_api
 import routes_health
 from extensions import csrf, db, limiter, migrate
-from services import content, database, health, resilience
+from services import cache, content, database, health, resilience
 from utils import json_log, request_middleware
 
 
@@ -25,13 +26,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     for warning in app.config.pop("STARTUP_WARNINGS", []):
         logging.getLogger("portal.config").warning(warning)
     _register_extensions(app)
-    for service in (database, content, resilience, health):
+    for service in (database, content, cache, resilience, health):
         try:
             service.init_app(app)
         except content.ContentError as exc:
             _stop(f"content error: {exc}")
     app.register_blueprint(routes_health.bp)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(routes_api.bp)
     errors.init_app(app)
     return app
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 APP_ENVS = ("development", "production")
+DATAJUD_PUBLIC_KEY = "cDZHYzlZa0JadVREZDJCendQbXY6SkJlTzNjLV9TRENyQk1RdnFKZGRQdw=="
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FILE = "session_secret"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
@@ -66,6 +67,18 @@ def _http_url(environ, name, default):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _rate_limit(environ, name, default):
+    """A Flask-Limiter limit such as "20/minute" or "100 per hour"."""
+    raw = (environ.get(name) or "").strip() or default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as 20/minute, got {raw!r}") from None
+    return raw
 
 
 def _choice(environ, name, default, choices, transform=str.lower):
@@ -215,6 +228,13 @@ def load(environ, instance_path) -> LoadedConfig:
         "CACHE_KEY_PREFIX": "portal:v1:",
         "DEPENDENCIES": dependencies(environ),
         "BREAKER": breaker_defaults(environ),
+        # CNJ publishes this key on the DataJud wiki and may rotate it: configurable, never logged.
+        "DATAJUD_API_KEY": (environ.get("DATAJUD_API_KEY") or "").strip() or DATAJUD_PUBLIC_KEY,
+        "PROCESS_CACHE_TTL": _int(environ, "PROCESS_CACHE_TTL", 3600, minimum=1),
+        "PROCESS_DB_TTL": _int(environ, "PROCESS_DB_TTL", 86400, minimum=1),
+        "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
+        "PROCESS_RETENTION_DAYS": _int(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
+        "LOOKUP_RATE_LIMIT": _rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
         "RETRY_MAX_ATTEMPTS": _int(environ, "RETRY_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
         "RETRY_BUDGET_PERCENT": _float(environ, "RETRY_BUDGET_PERCENT", 20.0, minimum=0, maximum=100),
         # Flask-Limiter: Redis shared by all workers when configured; a Redis failure falls back to

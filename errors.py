@@ -59,6 +59,16 @@ def render_error(status: int, message=None, headers=None):
     return response
 
 
+def api_error(status: int, code: str, message: str, retry_after: float | None = None, **details):
+    """A JSON error of the documented shape, for a view that knows more than the status code."""
+    response = jsonify(error={"code": code, "message": message, **details}, request_id=g.get("request_id"))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return response
+
+
 def handle_http_exception(exc: HTTPException):
     headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
     return render_error(exc.code or 500, headers=headers)

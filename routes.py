@@ -1,34 +1,32 @@
 """Public pages: the court's information, the site search and the page feedback form."""
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from datetime import datetime
 
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+
+from extensions import limiter
 from forms import FeedbackForm
-from services import content, feedback
+from routes_api import NOT_FOUND_MESSAGE, lookup_limit, reached_upstream
+from services import content, feedback, processes
+from services.cache import CacheLoadTimeout, cached_page
+from services.process_records import COURT_TIMEZONE
+from utils import cnj
 
 bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
+# Content pages are the same for every visitor and change only with a deploy: cached whole.
+PAGE_CACHE_TTL = 3600
 
 
-@bp.record_once
-def _create_page_cache(state):
-    state.app.extensions["rendered_pages"] = {}
+@bp.app_template_filter("datahora")
+def format_moment(value) -> str:
+    """An ISO date-time (UTC) as the court's local "dd/mm/aaaa às hh:mm"."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(COURT_TIMEZONE)
+    return moment.strftime("%d/%m/%Y às %H:%M")
 
 
 @bp.app_context_processor
 def site_context():
     return {"site": content.current()}
-
-
-def render_same_for_everyone(template: str, **context) -> str:
-    """Render a page that depends only on content/ (loaded once) and its own path, once per process.
-
-    These pages set no cookie and hold no per-visitor data (no CSRF token, no request ID), so the
-    HTML of the first visit is the HTML of every visit until the process restarts with new content.
-    """
-    cache = current_app.extensions["rendered_pages"]
-    html = cache.get(request.path)
-    if html is None:
-        html = cache[request.path] = render_template(template, **context)
-    return html
 
 
 def _page_or_404(slug: str) -> content.Page:
@@ -39,18 +37,21 @@ def _page_or_404(slug: str) -> content.Page:
 
 
 @bp.get("/")
+@cached_page("pages", ttl=PAGE_CACHE_TTL)
 def home():
-    return render_same_for_everyone("public/page.html", page=_page_or_404(content.HOME_SLUG))
+    return render_template("public/page.html", page=_page_or_404(content.HOME_SLUG))
 
 
 @bp.get(f"/{content.FAQ_SLUG}")
+@cached_page("pages", ttl=PAGE_CACHE_TTL)
 def faq():
-    return render_same_for_everyone("public/faq.html", faq=content.current().faq)
+    return render_template("public/faq.html", faq=content.current().faq)
 
 
 @bp.get("/contato")
+@cached_page("pages", ttl=PAGE_CACHE_TTL)
 def contact():
-    return render_same_for_everyone("public/contact.html", page=_page_or_404("contato"), unit=content.current().unit)
+    return render_template("public/contact.html", page=_page_or_404("contato"), unit=content.current().unit)
 
 
 @bp.get("/busca")
@@ -67,6 +68,36 @@ def _titled_path_or_404(slug: str) -> tuple[str, str]:
     if target is None:
         abort(404)
     return target
+
+
+@bp.get("/consulta")
+def lookup_form():
+    """A GET form: a lookup changes nothing, so no CSRF token, and the result URL can be bookmarked."""
+    typed = request.args.get("numero", "").strip()
+    if not typed:
+        return render_template("public/lookup.html", typed="", error=None)
+    try:
+        number = cnj.parse(typed)
+    except cnj.InvalidCnj as exc:
+        return render_template("public/lookup.html", typed=typed[:100], error=exc.message), 400
+    return redirect(url_for("public.process_page", numero=cnj.format(number)), code=303)
+
+
+@bp.get("/processos/<path:numero>")
+@limiter.limit(lookup_limit, deduct_when=reached_upstream)
+def process_page(numero):
+    try:
+        result = processes.lookup(numero)
+    except cnj.InvalidCnj as exc:
+        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 400
+    except processes.ProcessNotFound:
+        return render_template("public/lookup.html", typed=numero[:100], error=NOT_FOUND_MESSAGE), 404
+    except (processes.ProcessUnavailable, CacheLoadTimeout) as exc:
+        retry_after = round(getattr(exc, "retry_after_s", 30))
+        html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
+        return html, 503, {"Retry-After": str(max(1, retry_after))}
+    g.lookup_reached_upstream = result.reached_upstream
+    return render_template("public/process.html", process=result.payload, days=processes.days)
 
 
 @bp.route("/avaliar/<slug>", methods=["GET", "POST"])
@@ -89,7 +120,8 @@ def feedback_thanks(slug):
 
 
 @bp.get("/<slug>")
+@cached_page("pages", ttl=PAGE_CACHE_TTL)
 def page(slug):
     if slug == content.HOME_SLUG:
         return redirect(url_for("public.home"), code=301)
-    return render_same_for_everyone("public/page.html", page=_page_or_404(slug))
+    return render_template("public/page.html", page=_page_or_404(slug))

@@ -22,6 +22,8 @@ HOME_SLUG = "inicio"
 FAQ_SLUG = "perguntas-frequentes"
 FAQ_TITLE = "Perguntas frequentes"
 FAQ_NAV_ORDER = 4
+LOOKUP_TITLE = "Consulta de processos"
+LOOKUP_NAV_ORDER = 1.5  # right after Início: what most people come for
 _RAW_HTML = re.compile(r"<\s*[A-Za-z!/]")
 _PAGE_FIELDS = ("title", "summary", "nav_title", "nav_order", "updated")
 _STOP_WORDS = frozenset((
@@ -214,7 +216,8 @@ def load(directory: Path) -> Content:
         raise ContentError(f"pages/{HOME_SLUG}.md is required (the home page)")
     nav = [NavItem(p.nav_title, p.path, p.slug) for p in pages.values()]
     nav.append(NavItem(FAQ_TITLE, f"/{FAQ_SLUG}", FAQ_SLUG))
-    order = {p.slug: p.nav_order for p in pages.values()} | {FAQ_SLUG: FAQ_NAV_ORDER}
+    nav.append(NavItem(LOOKUP_TITLE, "/consulta", "consulta"))
+    order = {p.slug: p.nav_order for p in pages.values()} | {FAQ_SLUG: FAQ_NAV_ORDER, "consulta": LOOKUP_NAV_ORDER}
     nav.sort(key=lambda item: order[item.slug])
     return Content(pages, _load_faq(directory / "faq.yaml"), _load_unit(directory / "unit.yaml"), tuple(nav))
 

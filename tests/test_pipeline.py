@@ -272,3 +272,9 @@ def test_client_key_for_rate_limits(app):
                               ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd:12::/64"), ("garbage", "garbage")]:
         with app.test_request_context("/", environ_base={"REMOTE_ADDR": address}):
             assert client_key() == expected
+
+
+def test_pages_do_not_vary_on_cookie(client):
+    # Reading the session in a hook would add Vary: Cookie everywhere and defeat HTTP caches.
+    assert "Cookie" not in client.get("/").headers.get("Vary", "")
+    assert "Cookie" not in client.get("/a-vara").headers.get("Vary", "")

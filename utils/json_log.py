@@ -77,3 +77,5 @@ def configure(level: str, log_file: str | None, max_bytes: int, backup_count: in
     root.setLevel(level)
     # The portal writes its own access line per request; the dev server's would repeat it unmasked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # The resilience layer writes one line per outbound attempt; httpx's own would repeat it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

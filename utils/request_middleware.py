@@ -7,7 +7,8 @@ import re
 import time
 import uuid
 
-from flask import abort, current_app, g, request, session
+from flask import abort, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 
 from utils.json_log import current_request_id
 from utils.masking import mask
@@ -112,9 +113,6 @@ def _finish_response(response, static_headers):
     request_id = g.get("request_id") or request_id_from(None)
     response.headers.extend(static_headers)  # no view sets these, so adding beats set()'s scan per header
     response.headers[REQUEST_ID_HEADER] = request_id
-    if session.modified:
-        # The only session data is short-lived form security; it ends after PERMANENT_SESSION_LIFETIME.
-        session.permanent = True
     started = g.get("started")
     duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
     rule = req.url_rule.rule if req.url_rule else None
@@ -133,9 +131,23 @@ def _finish_response(response, static_headers):
     return response
 
 
+class ExpiringSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions that always expire: the only session data is short-lived form security.
+
+    Done here rather than in an after_request hook, which would read the session through the proxy,
+    mark it accessed and make Flask add `Vary: Cookie` to every response (defeating HTTP caches).
+    """
+
+    def save_session(self, app, session, response):
+        if session.modified:
+            session.permanent = True  # cookie lifetime = PERMANENT_SESSION_LIFETIME (2 h)
+        super().save_session(app, session, response)
+
+
 def init_app(app, production: bool) -> None:
     """Register the pipeline; call it before any other extension adds request hooks."""
     static_headers = security_headers(production)
+    app.session_interface = ExpiringSessionInterface()
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(lambda response: _finish_response(response, static_headers))
     # A worker thread serves many requests: forget this one's ID once it is done.
