@@ -33,6 +33,7 @@ CACHE_NS = "processes"
 MISSING_NS = "processes-missing"
 FETCH_NS = "processes-fetch"  # the single-flight rendezvous: lives only seconds
 FETCH_RENDEZVOUS_S = 5
+STALE_RETRY_MIN_S, STALE_RETRY_MAX_S = 30, 300
 
 
 class ProcessNotFound(Exception):
@@ -80,6 +81,10 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
         raise ProcessUnavailable(outcome["reason"], outcome["retry_after_s"])
     stored["stale"] = True
     stored["stale_reason"] = outcome["reason"]
+    # Serve this stale answer from the cache until the source is worth asking again, so an outage
+    # costs each number one upstream attempt per interval, not one per visitor.
+    retry_in = min(max(outcome["retry_after_s"], STALE_RETRY_MIN_S), STALE_RETRY_MAX_S)
+    cache.set(CACHE_NS, number, stored, ttl=int(retry_in))
     return LookupResult(stored, reached_upstream=True)
 
 

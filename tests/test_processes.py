@@ -117,6 +117,10 @@ def test_stored_data_is_served_stale_when_the_source_is_down(lookup_app, datajud
     assert len(response.json["instances"]) == 2
     page = client.get(f"/processos/{TJES_FIXTURE}")
     assert page.status_code == 200 and "Estes são os dados guardados em" in page.get_data(as_text=True)
+    calls = datajud.count
+    for _ in range(20):  # the stale answer is served from the cache until the source is worth asking again
+        assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is True
+    assert datajud.count == calls
 
 
 def test_nothing_stored_and_the_source_down_is_503_with_retry_after(lookup_app, datajud):
