@@ -230,6 +230,11 @@ def load(environ, instance_path) -> LoadedConfig:
         "BREAKER": breaker_defaults(environ),
         # CNJ publishes this key on the DataJud wiki and may rotate it: configurable, never logged.
         "DATAJUD_API_KEY": (environ.get("DATAJUD_API_KEY") or "").strip() or DATAJUD_PUBLIC_KEY,
+        "ESCAVADOR_API_KEY": (environ.get("ESCAVADOR_API_KEY") or "").strip() or None,
+        "SYNC_ENABLED": _choice(environ, "SYNC_ENABLED", "true", ("true", "false")) == "true",
+        "SYNC_INTERVAL_S": _int(environ, "SYNC_INTERVAL_S", 1800, minimum=60),
+        "SYNC_BATCH_SIZE": _int(environ, "SYNC_BATCH_SIZE", 10, minimum=1, maximum=1000),
+        "SYNC_DAILY_BUDGET": _int(environ, "SYNC_DAILY_BUDGET", 200, minimum=0),
         "PROCESS_CACHE_TTL": _int(environ, "PROCESS_CACHE_TTL", 3600, minimum=1),
         "PROCESS_DB_TTL": _int(environ, "PROCESS_DB_TTL", 86400, minimum=1),
         "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),

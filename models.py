@@ -49,7 +49,6 @@ class Process(db.Model):
     valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     last_sync_status: Mapped[str] = mapped_column(String(20), default="ok")
     last_sync_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    followed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     last_accessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
 
@@ -72,3 +71,67 @@ class Movement(db.Model):
     position: Mapped[int] = mapped_column(Integer)
 
     process: Mapped[Process] = relationship(back_populates="movements")
+
+
+class User(db.Model):
+    """A member of the court's staff or an admin. Passwords are stored as scrypt hashes only."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10))  # "admin" | "staff"
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped at logout, password change and disabling: every session signed with an older value is refused.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(db.Model):
+    """Who did what, when, from where: every staff and admin action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)  # network, truncated to /24 or /48
+
+
+class FollowedProcess(db.Model):
+    """A number the court's staff follow: the sync job keeps it fresh and retention never removes it."""
+
+    __tablename__ = "followed_processes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cnj: Mapped[str] = mapped_column(String(20), unique=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SyncRun(db.Model):
+    """One run of the background sync of followed processes, for the dashboard."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # "scheduler" | "cli"
+    status: Mapped[str] = mapped_column(String(20))  # "running" | "ok" | "partial" | "skipped" | "failed"
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    refreshed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    upstream_calls: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -126,7 +126,7 @@ def _store(number: str, records: list[ProcessRecord]) -> list[Process]:
         rows = []
         for record in records:
             row = existing.pop((datajud.NAME, record.source_id), None) or Process(
-                cnj=number, source=datajud.NAME, source_id=record.source_id, followed=False)
+                cnj=number, source=datajud.NAME, source_id=record.source_id)
             _fill(row, record, now, valid_until)
             db.session.add(row)
             rows.append(row)
