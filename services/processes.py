@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
@@ -34,6 +34,8 @@ MISSING_NS = "processes-missing"
 FETCH_NS = "processes-fetch"  # the single-flight rendezvous: lives only seconds
 FETCH_RENDEZVOUS_S = 5
 STALE_RETRY_MIN_S, STALE_RETRY_MAX_S = 30, 300
+READ_NOTED_NS = "processes-read"
+READ_NOTE_INTERVAL_S = 3600
 
 
 class ProcessNotFound(Exception):
@@ -62,12 +64,14 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     if not force_refresh:
         entry = cache.get(CACHE_NS, number)
         if entry is not None and entry.fresh:
+            _note_read(number)
             return LookupResult(entry.value, reached_upstream=False)
         if cache.get(MISSING_NS, number) is not None:
             raise ProcessNotFound(number)
         stored = _stored_payload(number, valid_only=True)
         if stored is not None:
             cache.set(CACHE_NS, number, stored, ttl=config["PROCESS_CACHE_TTL"])
+            _note_read(number)
             return LookupResult(stored, reached_upstream=False)
     deadline = config["DEPENDENCIES"]["datajud"]["deadline_s"] + 2
     outcome = cache.get_or_load(FETCH_NS, number, lambda: _fetch_and_store(number), ttl=FETCH_RENDEZVOUS_S,
@@ -86,6 +90,21 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     retry_in = min(max(outcome["retry_after_s"], STALE_RETRY_MIN_S), STALE_RETRY_MAX_S)
     cache.set(CACHE_NS, number, stored, ttl=int(retry_in))
     return LookupResult(stored, reached_upstream=True)
+
+
+def _note_read(number: str) -> None:
+    """Keep `last_accessed_at` true enough for retention (days), writing at most once an hour per number."""
+    cache = cache_service.current()
+    if cache.get(READ_NOTED_NS, number) is not None:
+        return
+    try:
+        db.session.execute(update(Process).where(Process.cnj == number).values(last_accessed_at=utcnow()))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not record a read of a stored process")
+        return
+    cache.set(READ_NOTED_NS, number, True, ttl=READ_NOTE_INTERVAL_S)
 
 
 def _fetch_and_store(number: str) -> dict:
