@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -135,3 +135,54 @@ class SyncRun(db.Model):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     upstream_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ChatSession(db.Model):
+    """One conversation with the assistant; its id is a random UUID kept in the visitor's cookie."""
+
+    __tablename__ = "chat_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    messages: Mapped[list[ChatMessage]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="ChatMessage.id")
+
+
+class ChatMessage(db.Model):
+    """One turn of a conversation. The text is masked (CPF, CNPJ, e-mail, phone, RG) before it is written."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # "user" | "assistant"
+    text: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(String(12), nullable=True)  # process | llm | retrieval | fallback
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sources: Mapped[list] = mapped_column(JSON, default=list)  # [{"title", "url"}]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    session: Mapped[ChatSession] = relationship(back_populates="messages")
+
+
+class Alert(db.Model):
+    """A condition the health rules raised; at most one unresolved alert per condition for the whole server."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("uq_alerts_active_condition", "condition", unique=True,
+              postgresql_where=text("resolved_at IS NULL"), sqlite_where=text("resolved_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    condition: Mapped[str] = mapped_column(String(64))  # e.g. "cpu", "breaker_open:datajud", "datajud_401"
+    severity: Mapped[str] = mapped_column(String(10))  # "warning" | "error" | "critical"
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a username, or "auto"
