@@ -8,7 +8,18 @@ for the whole wait. So: gthread.
 """
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape
+# merges them (services/metrics.py). It must be in the environment before any worker imports
+# prometheus_client, so it is set here, in the master, while the config is read. An operator may name
+# the directory (PROMETHEUS_MULTIPROC_DIR, e.g. on a tmpfs); otherwise a private one is made per start.
+_metrics_dir_owned = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir_owned:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="portal-metrics-")
+metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 # WEB_CONCURRENCY and GUNICORN_THREADS are the usual knobs of a gunicorn deployment.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -51,3 +62,22 @@ def on_starting(server):
     except config.ConfigError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    from services import metrics
+
+    metrics.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
+
+
+def child_exit(server, worker):
+    """In the master, after a worker died or was recycled: drop its live gauges, fold its counters and
+    histograms into the archive files, so totals never go back and the directory does not grow."""
+    from services import metrics
+
+    try:
+        metrics.compact_dead_worker(worker.pid, metrics_dir)
+    except Exception as exc:  # never let bookkeeping take the master down
+        server.log.warning("metrics compaction failed for worker %s: %s", worker.pid, exc)
+
+
+def on_exit(server):
+    if _metrics_dir_owned:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

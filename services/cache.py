@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask.globals import request_ctx
 
+from services import metrics
 from services.cache_store import COUNTERS, Lookup, MemoryTier, RedisTier, Store
 
 log = logging.getLogger("portal.cache")
@@ -116,7 +117,7 @@ class Cache:
     def get(self, namespace: str, key: str) -> Entry | None:
         """The entry if fresh or stale (see Entry.fresh); None when missing or past its stale window."""
         now = self._clock()
-        return self._entry(self._store.call("lookup", _namespace(namespace), key_text(key), now, True, None, 0), now)
+        return self._entry(self._counted_lookup(_namespace(namespace), key_text(key), now), now)
 
     def set(self, namespace: str, key: str, value, ttl: int | None = None, stale_ttl: int = 0) -> None:
         """Store a JSON value, fresh for `ttl` s (CACHE_DEFAULT_TTL) and then stale for `stale_ttl` s."""
@@ -137,7 +138,7 @@ class Cache:
         namespace, key = _namespace(namespace), key_text(key)
         ttl, stale_ttl = self._windows(ttl, stale_ttl)
         now = self._clock()
-        entry = self._entry(self._store.call("lookup", namespace, key, now, True, None, 0), now)
+        entry = self._entry(self._counted_lookup(namespace, key, now), now)
         if entry is not None and entry.fresh:
             return Result(entry.value, True, False, entry.age_s, "cache")
         with self._flights_lock:
@@ -210,6 +211,16 @@ class Cache:
             raise ValueError(f"ttl must be a whole number ≥ 1 and stale_ttl ≥ 0, got {ttl!r} and {stale_ttl!r}")
         return ttl, stale_ttl
 
+    def _counted_lookup(self, namespace: str, key: str, now: float) -> Lookup:
+        """A lookup that counts as one hit, stale hit or miss (in the store's stats and in Prometheus)."""
+        found = self._store.call("lookup", namespace, key, now, True, None, 0)
+        metrics.cache_event(namespace, found.status if found.text is not None else "miss")
+        return found
+
+    def _count_error(self, namespace: str) -> None:
+        self._store.call("add_count", namespace, "errors")
+        metrics.cache_event(namespace, "error")
+
     def _entry(self, found: Lookup, now: float) -> Entry | None:
         if found.text is None:
             return None
@@ -240,7 +251,7 @@ class Cache:
             if entry is not None:  # another worker refreshes it: serve the stale copy meanwhile
                 return Result(entry.value, False, True, entry.age_s, "stale")
             if time.monotonic() + delay > deadline:
-                self._store.call("add_count", namespace, "errors")
+                self._count_error(namespace)
                 raise CacheLoadTimeout(f"no value for {namespace}:{key} within {deadline_s:g} s")
             time.sleep(delay)
             delay = min(delay * 1.5, POLL_MAX_S)
@@ -251,7 +262,7 @@ class Cache:
             try:
                 value = loader()
             except Exception as exc:
-                self._store.call("add_count", namespace, "errors")
+                self._count_error(namespace)
                 extra = {"namespace": namespace, "key": key, "error": type(exc).__name__}
                 if stale is None:
                     log.warning("cache loader failed", extra=extra)
@@ -267,7 +278,7 @@ class Cache:
 
     def _await(self, flight: _Flight, namespace, key, deadline_s) -> Result:
         if not flight.done.wait(deadline_s):
-            self._store.call("add_count", namespace, "errors")
+            self._count_error(namespace)
             raise CacheLoadTimeout(f"no value for {namespace}:{key} within {deadline_s:g} s")
         if flight.error is not None:
             raise flight.error

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Protocol
 
 from flask import abort, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
@@ -65,11 +66,26 @@ def log_rate_limit_breach(request_limit) -> None:
         "route": request.url_rule.rule if request.url_rule else None, "limit": str(request_limit.limit)})
 
 
+class RequestObserver(Protocol):
+    """Receives every request's route template (None when unrouted), kept apart so utils import no service."""
+
+    def started(self, route: str | None) -> None: ...
+    def ended(self, route: str | None) -> None: ...
+    def finished(self, route: str | None, method: str, status: int, seconds: float) -> None: ...
+
+
+_observer: RequestObserver | None = None
+
+
 def _begin_request():
     req = request._get_current_object()
     g.request_id = request_id_from(req.headers.get(REQUEST_ID_HEADER))
     current_request_id.set(g.request_id)
     g.started = time.perf_counter()
+    if _observer is not None:
+        # Routing has run already: url_rule is known here. `ended` runs at teardown, which always runs.
+        g.observed_rule = req.url_rule.rule if req.url_rule else None
+        _observer.started(g.observed_rule)
     # Refuse an announced oversized body before routing or reading it (Flask would only check on read).
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and req.content_length and req.content_length > limit:
@@ -114,8 +130,11 @@ def _finish_response(response, static_headers):
     response.headers.extend(static_headers)  # no view sets these, so adding beats set()'s scan per header
     response.headers[REQUEST_ID_HEADER] = request_id
     started = g.get("started")
-    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    elapsed = time.perf_counter() - started if started else None
+    duration_ms = round(elapsed * 1000, 2) if started else None
     rule = req.url_rule.rule if req.url_rule else None
+    if _observer is not None and elapsed is not None:
+        _observer.finished(rule, req.method, response.status_code, elapsed)
     access_log.info(
         "request",
         extra={
@@ -144,11 +163,23 @@ class ExpiringSessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-def init_app(app, production: bool) -> None:
-    """Register the pipeline; call it before any other extension adds request hooks."""
+def _end_request(exc) -> None:
+    # A worker thread serves many requests: forget this one's ID once it is done.
+    current_request_id.set(None)
+    if _observer is not None and "observed_rule" in g:
+        _observer.ended(g.observed_rule)
+
+
+def init_app(app, production: bool, observer: RequestObserver | None = None) -> None:
+    """Register the pipeline; call it before any other extension adds request hooks.
+
+    `observer` (the metrics service) is told when each request starts, is answered and ends. It is
+    process-wide, as the metrics it feeds are: the last app built sets it.
+    """
+    global _observer
+    _observer = observer
     static_headers = security_headers(production)
     app.session_interface = ExpiringSessionInterface()
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(lambda response: _finish_response(response, static_headers))
-    # A worker thread serves many requests: forget this one's ID once it is done.
-    app.teardown_request(lambda exc: current_request_id.set(None))
+    app.teardown_request(_end_request)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services import metrics
 from services.resilience.errors import DependencyUnavailable
 
 log = logging.getLogger("portal.resilience")
@@ -136,6 +137,7 @@ class CircuitBreaker:
         self._on_transition = on_transition
         self.trial_lease: TrialLease = TrialLease()
         self.rejected = 0  # calls refused while open, for metrics
+        metrics.breaker_state(name, State.CLOSED.value, changed=False)
 
     # -- reading -------------------------------------------------------------------------------------
     @property
@@ -172,6 +174,7 @@ class CircuitBreaker:
                 self._trials_running[id(permit)] = now
             else:
                 self.rejected += 1
+                metrics.dependency_rejected(self.name)
                 raise BreakerOpen(self.name, self._retry_after(now) or self.config.half_open_max_wait_s)
         # Outside the lock: the shared lease may ask Redis, and no call should wait on that.
         permit.lease_token = self.trial_lease.acquire(self.name, self.config.half_open_max_wait_s)
@@ -179,6 +182,7 @@ class CircuitBreaker:
             with self._lock:
                 self._trials_running.pop(id(permit), None)
                 self.rejected += 1
+            metrics.dependency_rejected(self.name)
             raise BreakerOpen(self.name, self.config.half_open_max_wait_s)
         return permit
 
@@ -261,5 +265,6 @@ class CircuitBreaker:
         if old != new:
             log.warning("circuit breaker state change",
                         extra={"dependency": self.name, "from_state": old.value, "to_state": new.value})
+            metrics.breaker_state(self.name, new.value)
             if notify and self._on_transition:
                 self._on_transition(self, old, new)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from services import metrics
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker
 from services.resilience.errors import ClientRateLimited, MalformedResponse, UpstreamFailed
 from services.resilience.ratelimit import TokenBucket
@@ -157,6 +158,8 @@ class Dependency:
         return response
 
     def _log_attempt(self, method, url, attempt, status, started, error) -> None:
+        metrics.dependency_attempt(self.name, time.perf_counter() - started,
+                                   None if error is None else metrics.failure_class(error))
         log.info("outbound call", extra={
             "dependency": self.name, "http_method": method, "url": mask(str(url).split("?", 1)[0]),
             "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -164,6 +167,7 @@ class Dependency:
 
     def _log_retry(self, state) -> None:
         self.record.retries += 1
+        metrics.dependency_retry(self.name)
         error = state.outcome.exception()
         log.warning("retrying outbound call", extra={
             "dependency": self.name, "attempt": state.attempt_number + 1,
