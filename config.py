@@ -168,7 +168,7 @@ def engine_options(environ, uri):
 # slow call s, client-side rate limit per minute). The deadlines stay below gunicorn's 45 s timeout.
 DEPENDENCY_DEFAULTS = {
     "datajud": ("https://api-publica.datajud.cnj.jus.br", 10.0, 15.0, 60.0, 8.0, None),
-    "escavador": ("https://api.escavador.com", 10.0, 15.0, 30.0, 8.0, 500.0),
+    "escavador": ("https://api.escavador.com/api/v2", 10.0, 15.0, 30.0, 8.0, 500.0),
     "openai": ("https://api.openai.com/v1", 25.0, 30.0, 30.0, 20.0, None),
 }
 

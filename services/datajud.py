@@ -14,11 +14,12 @@ from flask import current_app
 
 from services import resilience
 from services.process_records import MalformedResponse as UnusablePayload
-from services.process_records import ProcessRecord, parse_datajud_search
-from services.resilience import DependencyUnavailable, MalformedResponse
+from services.process_records import ProcessRecord, note_upstream_request, parse_datajud_search
+from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable, MalformedResponse
 
 log = logging.getLogger("portal.datajud")
 NAME = "datajud"
+LABEL = "DataJud"
 SEARCH_PATH = "/api_publica_tjes/_search"
 
 
@@ -31,15 +32,27 @@ def _json_with_hits(response) -> None:
         raise MalformedResponse("no hits object")
 
 
+def fetch_deadline_s() -> float:
+    """The longest a fetch may take: one search call, retries included."""
+    return current_app.config["DEPENDENCIES"][NAME]["deadline_s"]
+
+
 def fetch(cnj: str) -> list[ProcessRecord]:
     """The instances DataJud holds for a 20-digit TJES number; raises DependencyUnavailable."""
-    response = resilience.dependency(NAME).request(
-        "POST", SEARCH_PATH,
-        json={"query": {"match": {"numeroProcesso": cnj}}, "size": 10},
-        headers={"Authorization": f"APIKey {current_app.config['DATAJUD_API_KEY']}"},
-        idempotent=True,  # a search: safe to repeat
-        validate=_json_with_hits,
-    )
+    try:
+        response = resilience.dependency(NAME).request(
+            "POST", SEARCH_PATH,
+            json={"query": {"match": {"numeroProcesso": cnj}}, "size": 10},
+            headers={"Authorization": f"APIKey {current_app.config['DATAJUD_API_KEY']}"},
+            idempotent=True,  # a search: safe to repeat
+            validate=_json_with_hits,
+        )
+    except (BreakerOpen, ClientRateLimited):
+        raise  # nothing was sent
+    except DependencyUnavailable:
+        note_upstream_request()
+        raise
+    note_upstream_request()
     if response.status_code == 401:
         log.error("DataJud refused the API key (HTTP 401): update DATAJUD_API_KEY from the DataJud wiki",
                   extra={"alert": "datajud_api_key"})

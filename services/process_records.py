@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +20,28 @@ from zoneinfo import ZoneInfo
 # A date without a zone is the court's wall-clock time; TJES (like DataJud's compact form) keeps Brasília time.
 COURT_TIMEZONE = ZoneInfo("America/Sao_Paulo")
 DEGREE_ORDER = ("G1", "G2", "JE", "TR")
+
+
+# Requests sent to a provider by the current context (the sync job counts them against its daily budget).
+_upstream_requests: ContextVar[list[int] | None] = ContextVar("upstream_requests", default=None)
+
+
+def note_upstream_request() -> None:
+    """Providers call this once per request actually sent (not for calls an open breaker refused)."""
+    counter = _upstream_requests.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+@contextmanager
+def counting_upstream_requests() -> Iterator[list[int]]:
+    """`with counting_upstream_requests() as sent:` — `sent[0]` is the requests this context sent."""
+    counter = [0]
+    token = _upstream_requests.set(counter)
+    try:
+        yield counter
+    finally:
+        _upstream_requests.reset(token)
 
 
 class MalformedResponse(ValueError):

@@ -4,11 +4,15 @@
 1. the number is parsed and must be TJES's (utils.cnj raises InvalidCnj with the person's message);
 2. a fresh cache entry (PROCESS_CACHE_TTL) answers at once;
 3. a stored row younger than PROCESS_DB_TTL answers and refills the cache;
-4. otherwise one call per number at a time (single flight across workers) goes to DataJud through
-   the resilience layer: found → one transaction replaces the stored instances; not found → a
+4. otherwise one call per number at a time (single flight across workers) goes to the provider
+   through the resilience layer: found → one transaction replaces the stored instances; not found → a
    negative cache entry (PROCESS_NEGATIVE_TTL); failed → the stored copy of any age, marked stale
    with the reason, or ProcessUnavailable when nothing is stored.
 The answer is the API's JSON shape (see `routes_api.py` and /api/v1/openapi.json).
+
+The provider is DataJud (services.datajud), or Escavador (services.escavador) when ESCAVADOR_API_KEY
+is set; both give `fetch(cnj) -> list[ProcessRecord]`. `refresh(cnj)` is the same single-flight fetch
+without the cache and store in front, for the sync job (services.sync).
 """
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from extensions import db
 from models import Movement, Process, utcnow
 from services import cache as cache_service
-from services import datajud, timeline
+from services import datajud, escavador, timeline
+from services.cache import CacheLoadTimeout
 from services.process_records import COURT_TIMEZONE, ProcessRecord
-from services.resilience import DependencyUnavailable
+from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable
 from utils import cnj
 
 log = logging.getLogger("portal.processes")
@@ -57,6 +62,11 @@ class LookupResult:
     reached_upstream: bool
 
 
+def provider():
+    """The provider module in use: Escavador when its key is set, else DataJud (the default)."""
+    return escavador if current_app.config.get("ESCAVADOR_API_KEY") else datajud
+
+
 def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     number = cnj.parse(text)
     cache = cache_service.current()
@@ -73,9 +83,7 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
             cache.set(CACHE_NS, number, stored, ttl=config["PROCESS_CACHE_TTL"])
             _note_read(number)
             return LookupResult(stored, reached_upstream=False)
-    deadline = config["DEPENDENCIES"]["datajud"]["deadline_s"] + 2
-    outcome = cache.get_or_load(FETCH_NS, number, lambda: _fetch_and_store(number), ttl=FETCH_RENDEZVOUS_S,
-                                deadline_s=deadline).value
+    outcome = _fetch_once(number)
     if outcome["status"] == "found":
         return LookupResult(outcome["payload"], reached_upstream=True)
     if outcome["status"] == "not_found":
@@ -90,6 +98,27 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     retry_in = min(max(outcome["retry_after_s"], STALE_RETRY_MIN_S), STALE_RETRY_MAX_S)
     cache.set(CACHE_NS, number, stored, ttl=int(retry_in))
     return LookupResult(stored, reached_upstream=True)
+
+
+def refresh(text: str) -> dict:
+    """Ask the provider now (single flight with any concurrent lookup) and store what it says.
+
+    Returns the outcome: `{"status": "found" | "not_found" | "unavailable", ...}`; an unavailable one has
+    `kind` ("breaker_open", "rate_limited" or "failed"), `error` (for logs) and `reason` (for people).
+    """
+    return _fetch_once(cnj.parse(text))
+
+
+def _fetch_once(number: str) -> dict:
+    source = provider()
+    try:
+        return cache_service.current().get_or_load(
+            FETCH_NS, number, lambda: _fetch_and_store(number, source), ttl=FETCH_RENDEZVOUS_S,
+            deadline_s=source.fetch_deadline_s() + 2).value
+    except CacheLoadTimeout:
+        # Another worker is still asking the source: answer as the source being slow, never as an error page.
+        return {"status": "unavailable", "kind": "failed", "error": "waited too long for another worker's fetch",
+                "reason": f"a fonte ({source.LABEL}) está demorando a responder", "retry_after_s": 30}
 
 
 def _note_read(number: str) -> None:
@@ -107,14 +136,17 @@ def _note_read(number: str) -> None:
     cache.set(READ_NOTED_NS, number, True, ttl=READ_NOTE_INTERVAL_S)
 
 
-def _fetch_and_store(number: str) -> dict:
+def _fetch_and_store(number: str, source) -> dict:
     """The single-flight loader: never raises, so every waiter gets the same outcome."""
     config = current_app.config
     try:
-        records = datajud.fetch(number)
+        records = source.fetch(number)
     except DependencyUnavailable as exc:
         log.warning("process source unavailable", extra={"dependency": exc.name, "reason": exc.reason})
-        return {"status": "unavailable", "reason": _reason_for_people(exc),
+        kind = "breaker_open" if isinstance(exc, BreakerOpen) else \
+            "rate_limited" if isinstance(exc, ClientRateLimited) else "failed"
+        _note_failure(number, exc.reason)
+        return {"status": "unavailable", "kind": kind, "error": exc.reason, "reason": _reason_for_people(exc, source),
                 "retry_after_s": round(exc.retry_after_s or 60, 1)}
     cache = cache_service.current()
     if not records:
@@ -122,20 +154,31 @@ def _fetch_and_store(number: str) -> dict:
         cache.set(MISSING_NS, number, True, ttl=config["PROCESS_NEGATIVE_TTL"])
         cache.delete(CACHE_NS, number)
         return {"status": "not_found"}
-    rows = _store(number, records)
+    rows = _store(number, records, source.NAME)
     payload = _payload(number, rows)
     cache.set(CACHE_NS, number, payload, ttl=config["PROCESS_CACHE_TTL"])
     cache.delete(MISSING_NS, number)
     return {"status": "found", "payload": payload}
 
 
-def _reason_for_people(exc: DependencyUnavailable) -> str:
-    if exc.status == 401:
-        return "a fonte (DataJud) recusou o acesso do portal; a equipe técnica foi avisada"
-    return "a fonte (DataJud) está indisponível no momento"
+def _reason_for_people(exc: DependencyUnavailable, source) -> str:
+    if exc.status in (401, 402):
+        return f"a fonte ({source.LABEL}) recusou o acesso do portal; a equipe técnica foi avisada"
+    return f"a fonte ({source.LABEL}) está indisponível no momento"
 
 
-def _store(number: str, records: list[ProcessRecord]) -> list[Process]:
+def _note_failure(number: str, error: str) -> None:
+    """Mark the stored instances of `number` (if any) with the failed attempt, for staff and the dashboard."""
+    try:
+        db.session.execute(update(Process).where(Process.cnj == number)
+                           .values(last_sync_status="error", last_sync_error=error[:500]))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not record a failed fetch of a stored process")
+
+
+def _store(number: str, records: list[ProcessRecord], source: str) -> list[Process]:
     """Replace the stored instances of `number` in one transaction; on failure keep the old data."""
     now = utcnow()
     valid_until = now + timedelta(seconds=current_app.config["PROCESS_DB_TTL"])
@@ -144,19 +187,19 @@ def _store(number: str, records: list[ProcessRecord]) -> list[Process]:
                     db.session.execute(select(Process).where(Process.cnj == number)).scalars()}
         rows = []
         for record in records:
-            row = existing.pop((datajud.NAME, record.source_id), None) or Process(
-                cnj=number, source=datajud.NAME, source_id=record.source_id)
+            row = existing.pop((source, record.source_id), None) or Process(
+                cnj=number, source=source, source_id=record.source_id)
             _fill(row, record, now, valid_until)
             db.session.add(row)
             rows.append(row)
-        for gone in existing.values():  # an instance the source no longer lists
+        for gone in existing.values():  # an instance the source no longer lists, or another provider's
             db.session.delete(gone)
         db.session.commit()
         return rows
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("could not store a fetched process; serving it without storing")
-        return [_fill(Process(cnj=number, source=datajud.NAME, source_id=r.source_id), r, now, valid_until)
+        return [_fill(Process(cnj=number, source=source, source_id=r.source_id), r, now, valid_until)
                 for r in records]
 
 
