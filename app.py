@@ -11,10 +11,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 import errors
 import routes
+import routes_admin
 import routes_api
 import routes_health
+import routes_staff
+from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import cache, content, database, health, resilience
+from services import auth, cache, content, database, health, resilience
 from utils import json_log, request_middleware
 
 
@@ -34,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(routes_health.bp)
     app.register_blueprint(routes.bp)
     app.register_blueprint(routes_api.bp)
+    app.register_blueprint(routes_admin.bp)
+    app.register_blueprint(routes_staff.bp)
+    app.cli.add_command(users_cli)
     errors.init_app(app)
     return app
 
@@ -66,3 +72,4 @@ def _register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    auth.init_app(app)

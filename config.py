@@ -240,6 +240,11 @@ def load(environ, instance_path) -> LoadedConfig:
         "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
         "PROCESS_RETENTION_DAYS": _int(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
         "LOOKUP_RATE_LIMIT": _rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
+        "LOGIN_RATE_LIMIT": _rate_limit(environ, "LOGIN_RATE_LIMIT", "10/minute"),
+        "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "LOGIN_ACCOUNT_RATE_LIMIT", "20/hour"),
+        "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100),
+        "LOGIN_LOCKOUT_S": _int(environ, "LOGIN_LOCKOUT_S", 900, minimum=1),
+        "LOGIN_FRESH_S": _int(environ, "LOGIN_FRESH_S", 900, minimum=1),
         "RETRY_MAX_ATTEMPTS": _int(environ, "RETRY_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
         "RETRY_BUDGET_PERCENT": _float(environ, "RETRY_BUDGET_PERCENT", 20.0, minimum=0, maximum=100),
         # Flask-Limiter: Redis shared by all workers when configured; a Redis failure falls back to

@@ -3,6 +3,7 @@
 Security headers are not an extension here: utils/request_middleware.py sets them, computed once.
 """
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -30,3 +31,5 @@ migrate = Migrate()
 csrf = CSRFProtect()
 # Limits are declared per route (later issues set them); storage and behaviour come from RATELIMIT_* config.
 limiter = Limiter(key_func=client_key, on_breach=log_rate_limit_breach)
+# Session-based login for staff and admins; services/auth.py configures it.
+login_manager = LoginManager()

@@ -1,6 +1,6 @@
 """Forms of the public pages; error messages speak pt-BR."""
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, TextAreaField
+from wtforms import PasswordField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 FEEDBACK_COMMENT_MAX = 500
@@ -19,3 +19,27 @@ class FeedbackForm(FlaskForm):
         validators=[Optional(), Length(max=FEEDBACK_COMMENT_MAX,
                                        message=f"O comentário pode ter até {FEEDBACK_COMMENT_MAX} caracteres.")],
     )
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Usuário", validators=[InputRequired(message="Digite seu usuário."), Length(max=64)])
+    password = PasswordField("Senha", validators=[InputRequired(message="Digite sua senha."), Length(max=256)])
+
+
+class ReauthenticateForm(FlaskForm):
+    password = PasswordField("Senha", validators=[InputRequired(message="Digite sua senha."), Length(max=256)])
+
+
+FOLLOW_MAX_NUMBERS = 50
+
+
+class FollowForm(FlaskForm):
+    numbers = TextAreaField(
+        "Números dos processos",
+        description=f"Um número CNJ por linha, até {FOLLOW_MAX_NUMBERS} de uma vez, com ou sem pontuação.",
+        validators=[InputRequired(message="Digite ao menos um número de processo."), Length(max=5000)],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

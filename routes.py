@@ -1,5 +1,5 @@
 """Public pages: the court's information, the site search and the page feedback form."""
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
@@ -20,7 +20,10 @@ PAGE_CACHE_TTL = 3600
 @bp.app_template_filter("datahora")
 def format_moment(value) -> str:
     """An ISO date-time (UTC) as the court's local "dd/mm/aaaa às hh:mm"."""
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(COURT_TIMEZONE)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:  # SQLite returns naive values; the portal writes UTC
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(COURT_TIMEZONE)
     return moment.strftime("%d/%m/%Y às %H:%M")
 
 

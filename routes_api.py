@@ -1,9 +1,9 @@
 """The JSON API under /api/v1: process lookup and its OpenAPI document."""
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 
 from errors import api_error
 from extensions import limiter
-from services import processes
+from services import audit, auth, processes
 from services.cache import CacheLoadTimeout
 from utils.cnj import InvalidCnj
 
@@ -24,8 +24,11 @@ def reached_upstream(response) -> bool:
 @bp.get("/processos/<path:numero>")
 @limiter.limit(lookup_limit, deduct_when=reached_upstream)
 def process(numero):
+    # Only staff may skip the cache and the store; for anyone else the parameter is ignored, not an error.
+    # The session is read only when asked, so ordinary lookups stay cacheable (no `Vary: Cookie`).
+    force = request.args.get("force_refresh") in ("1", "true") and auth.has_role("staff", "admin")
     try:
-        result = processes.lookup(numero)
+        result = processes.lookup(numero, force_refresh=force)
     except InvalidCnj as exc:
         return api_error(400, "invalid_cnj", exc.message, reason=exc.code)
     except processes.ProcessNotFound:
@@ -37,6 +40,9 @@ def process(numero):
         return api_error(503, "upstream_unavailable", "A consulta demorou demais. Tente de novo em instantes.",
                          retry_after=30)
     g.lookup_reached_upstream = result.reached_upstream
+    if force:
+        audit.record("process_refresh", target=result.payload["cnj"], via="api",
+                     outcome="stale" if result.payload.get("stale") else "ok")
     return jsonify(result.payload)
 
 

@@ -21,9 +21,16 @@ CONFIG_VARS = (
     "DB_POOL_RECYCLE", "DB_CONNECT_TIMEOUT", "FEEDBACK_RETENTION_DAYS", "CACHE_MEMORY_MAX_ENTRIES",
     "CACHE_REDIS_TIMEOUT_MS", "CACHE_DEFAULT_TTL", "DATAJUD_API_KEY", "ESCAVADOR_API_KEY", "SYNC_ENABLED",
     "SYNC_INTERVAL_S", "SYNC_BATCH_SIZE", "SYNC_DAILY_BUDGET", "PROCESS_CACHE_TTL", "PROCESS_DB_TTL",
-    "PROCESS_NEGATIVE_TTL", "PROCESS_RETENTION_DAYS", "LOOKUP_RATE_LIMIT", "BREAKER_FAILURE_RATE",
+    "PROCESS_NEGATIVE_TTL", "PROCESS_RETENTION_DAYS", "LOOKUP_RATE_LIMIT", "LOGIN_RATE_LIMIT",
+    "LOGIN_ACCOUNT_RATE_LIMIT", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_S", "LOGIN_FRESH_S", "BREAKER_FAILURE_RATE",
     "BREAKER_MINIMUM_CALLS", "BREAKER_WINDOW_S", "BREAKER_HALF_OPEN_CALLS", "BREAKER_CLOSE_AFTER",
     "RETRY_MAX_ATTEMPTS", "RETRY_BUDGET_PERCENT", "OUTBOUND_CONNECT_TIMEOUT_S",
+    "METRICS_ALLOWED_ADDRESSES", "MONITORING_COLLECTOR", "MONITORING_SAMPLE_INTERVAL_S", "MONITORING_HISTORY_SIZE",
+    "ALERT_CPU_PERCENT", "ALERT_MEMORY_PERCENT", "ALERT_DISK_PERCENT", "ALERT_ERROR_RATE_PERCENT",
+    "ALERT_P95_LATENCY_MS", "ALERT_CACHE_HIT_RATE_PERCENT", "ALERT_SYNC_FAILURES", "ALERT_CLEAR_MARGIN_PERCENT",
+    "ALERT_CLEAR_AFTER_S", "PROMETHEUS_MULTIPROC_DIR",
+    "OPENAI_API_KEY", "OPENAI_MODEL", "ASSISTANT_LLM_CONCURRENCY", "ASSISTANT_CACHE_TTL", "ASSISTANT_RATE_LIMIT",
+    "CHAT_RETENTION_DAYS",
     *(f"{name}_{suffix}" for name in ("DATAJUD", "ESCAVADOR", "OPENAI")
       for suffix in ("BASE_URL", "READ_TIMEOUT_S", "DEADLINE_S", "BREAKER_OPEN_S", "RATE_PER_MIN")),
 )
@@ -133,3 +140,37 @@ def postgres_url():
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TEST_PASSWORD = "senha-de-teste-longa"
+
+
+def unique_address() -> str:
+    """A client address of its own: rate-limit counters outlive one test app (Flask-Limiter keeps its storage)."""
+    value = uuid.uuid4().int
+    return f"10.{value % 250 + 1}.{(value >> 8) % 250 + 1}.{(value >> 16) % 250 + 1}"
+
+
+def create_user(app, role: str = "admin", username: str | None = None, password: str = TEST_PASSWORD) -> str:
+    from services import accounts
+
+    username = username or f"{role}-{uuid.uuid4().hex[:10]}"
+    with app.app_context():
+        accounts.create(username, role, password)
+    return username
+
+
+@pytest.fixture
+def login():
+    """Log `client` in as a new user of `role` through the real login form; returns the username."""
+
+    def log_in(client, app, role: str = "admin", username: str | None = None, password: str = TEST_PASSWORD) -> str:
+        client.environ_base["REMOTE_ADDR"] = unique_address()
+        username = username or create_user(app, role)
+        token = csrf_token_from(client.get("/admin/login").get_data(as_text=True))
+        response = client.post("/admin/login", data={"csrf_token": token, "username": username,
+                                                     "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return username
+
+    return log_in

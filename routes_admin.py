@@ -1,0 +1,117 @@
+"""Login, logout and the admin pages. Every response here is `Cache-Control: no-store` (services/auth.py)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from extensions import limiter
+from forms import LoginForm, ReauthenticateForm
+from services import accounts, audit, auth
+from utils.masking import mask
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+log = logging.getLogger("portal.auth")
+
+INVALID_LOGIN = "Usuário ou senha incorretos. Confira e tente de novo."
+LOCKED_LOGIN = ("Muitas tentativas sem sucesso. Por segurança, o acesso está bloqueado por {minutes} minutos; "
+                "tente de novo depois ou fale com o administrador do portal.")
+AUDIT_PAGE_SIZE = 50
+
+
+def _client_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _account_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+def _account_key() -> str:
+    return "login-account:" + accounts.normalise_username(request.form.get("username", ""))[:64]
+
+
+def _home_for(user) -> str:
+    return url_for("admin.dashboard") if user.role == "admin" else url_for("staff.followed")
+
+
+def _locked_message() -> str:
+    return LOCKED_LOGIN.format(minutes=max(1, current_app.config["LOGIN_LOCKOUT_S"] // 60))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_client_limit, methods=["POST"])
+@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(auth.safe_next(request.args.get("next"), _home_for(current_user)))
+    form = LoginForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.username.data, form.password.data)
+        except accounts.LoginRefused as exc:
+            refusal = _locked_message() if exc.locked else INVALID_LOGIN
+            log.warning("login refused", extra={"username": mask(accounts.normalise_username(form.username.data)),
+                                                "locked": exc.locked})
+        else:
+            auth.start_session(user)
+            audit.record("login")
+            return redirect(auth.safe_next(request.args.get("next"), _home_for(user)))
+    status = 401 if refusal else 400 if form.errors else 200
+    return render_template("admin/login.html", form=form, refusal=refusal,
+                           logged_out=request.args.get("saiu") == "1"), status
+
+
+@bp.post("/logout")
+def logout():
+    # CSRF-protected like every POST: a third-party page cannot log a clerk out.
+    if current_user.is_authenticated:
+        audit.record("logout")
+    auth.end_session()
+    return redirect(url_for("admin.login", saiu="1"))
+
+
+@bp.route("/reautenticar", methods=["GET", "POST"])
+@auth.require_role("admin", "staff")
+def reauthenticate():
+    form = ReauthenticateForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            accounts.authenticate(current_user.username, form.password.data)
+        except accounts.LoginRefused as exc:
+            if exc.locked:
+                auth.end_session()
+                return redirect(url_for("admin.login"))
+            refusal = "Senha incorreta. Confira e tente de novo."
+        else:
+            auth.confirm_password()
+            audit.record("reauthenticate")
+            return redirect(auth.safe_next(request.args.get("next"), _home_for(current_user)))
+    status = 401 if refusal else 400 if form.errors else 200
+    return render_template("admin/reauthenticate.html", form=form, refusal=refusal), status
+
+
+@bp.get("/")
+@auth.require_role("admin")
+def index():
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.get("/auditoria")
+@auth.require_role("admin")
+def audit_log():
+    page = request.args.get("pagina", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) <= 10_000 else 1
+    action = request.args.get("acao", "").strip()[:64] or None
+    entries = audit.recent(limit=AUDIT_PAGE_SIZE + 1, offset=(page - 1) * AUDIT_PAGE_SIZE, action=action)
+    return render_template("admin/audit.html", entries=entries[:AUDIT_PAGE_SIZE], page=page, action=action,
+                           has_next=len(entries) > AUDIT_PAGE_SIZE)
+
+
+@bp.get("/dashboard")
+@auth.require_role("admin")
+def dashboard():
+    return render_template("admin/dashboard.html")

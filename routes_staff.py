@@ -1,0 +1,102 @@
+"""Staff tools: the follow list, a forced refresh of one process, the CSV export. Every action is audited."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from extensions import limiter
+from forms import ConfirmForm, FollowForm
+from routes_api import lookup_limit
+from services import audit, auth, follows, processes
+from services.cache import CacheLoadTimeout
+from utils import cnj
+
+bp = Blueprint("staff", __name__, url_prefix="/equipe")
+
+
+@bp.get("/processos")
+@auth.require_role("staff")
+def followed():
+    return _render_list(FollowForm(), verdicts=None)
+
+
+@bp.post("/processos")
+@auth.require_role("staff")
+def follow():
+    form = FollowForm()
+    if not form.validate_on_submit():
+        return _render_list(form, verdicts=None, status=400)
+    try:
+        verdicts = follows.follow_many(form.numbers.data, current_user.id)
+    except follows.TooManyNumbers as exc:
+        form.numbers.errors = [str(exc)]
+        return _render_list(form, verdicts=None, status=400)
+    added = [v.number for v in verdicts if v.outcome == "added"]
+    if added:
+        audit.record("follow_add", target=", ".join(added)[:255], count=len(added))
+    status = 400 if verdicts and all(v.outcome == "invalid" for v in verdicts) else 200
+    return _render_list(FollowForm(formdata=None), verdicts=verdicts, status=status)
+
+
+@bp.post("/processos/<path:numero>/remover")
+@auth.require_role("staff")
+def unfollow(numero):
+    if not ConfirmForm().validate_on_submit():
+        return _render_list(FollowForm(), verdicts=None, status=400)
+    try:
+        number = follows.unfollow(numero)
+    except cnj.InvalidCnj as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("staff.followed"), code=303)
+    except LookupError:
+        flash("Este processo não estava na lista de acompanhamento.", "error")
+        return redirect(url_for("staff.followed"), code=303)
+    audit.record("follow_remove", target=number)
+    flash(f"O processo {number} saiu da lista de acompanhamento.", "success")
+    return redirect(url_for("staff.followed"), code=303)
+
+
+@bp.post("/processos/<path:numero>/atualizar")
+@auth.require_role("staff")
+@limiter.limit(lookup_limit)
+def refresh(numero):
+    if not ConfirmForm().validate_on_submit():
+        return _render_list(FollowForm(), verdicts=None, status=400)
+    try:
+        result = processes.lookup(numero, force_refresh=True)
+    except cnj.InvalidCnj as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("staff.followed"), code=303)
+    except processes.ProcessNotFound as exc:
+        number = cnj.format(exc.args[0]) if exc.args else numero
+        audit.record("process_refresh", target=number, outcome="not_found")
+        flash(f"A fonte não encontrou o processo {number}: pode ser sigiloso ou ainda não enviado ao DataJud.",
+              "error")
+        return redirect(url_for("staff.followed"), code=303)
+    except (processes.ProcessUnavailable, CacheLoadTimeout):
+        audit.record("process_refresh", target=numero[:40], outcome="unavailable")
+        flash("A fonte dos dados não respondeu agora. Os dados guardados continuam valendo; tente de novo em "
+              "alguns minutos.", "error")
+        return redirect(url_for("staff.followed"), code=303)
+    number = result.payload["cnj"]
+    stale = result.payload.get("stale")
+    audit.record("process_refresh", target=number, outcome="stale" if stale else "ok")
+    if stale:
+        flash(f"A fonte não respondeu; o processo {number} continua com os dados guardados.", "error")
+    else:
+        flash(f"O processo {number} foi atualizado agora pela fonte.", "success")
+    return redirect(url_for("staff.followed"), code=303)
+
+
+@bp.get("/processos.csv")
+@auth.require_role("staff")
+def export_csv():
+    rows = follows.followed_rows()
+    audit.record("follow_export", count=len(rows))
+    return Response(follows.csv_export(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="processos-acompanhados.csv"'})
+
+
+def _render_list(form: FollowForm, verdicts, status: int = 200):
+    return render_template("staff/followed.html", form=form, confirm=ConfirmForm(), verdicts=verdicts,
+                           rows=follows.followed_rows(), max_numbers=follows.MAX_NUMBERS_PER_PASTE), status
