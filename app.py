@@ -17,7 +17,7 @@ import routes_health
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import auth, cache, content, database, health, resilience
+from services import auth, cache, content, database, health, resilience, sync
 from utils import json_log, request_middleware
 
 
@@ -41,6 +41,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(routes_staff.bp)
     app.cli.add_command(users_cli)
     errors.init_app(app)
+    app.cli.add_command(sync.cli)
+    sync.init_app(app)  # the sync thread, only in a process that serves requests with SYNC_ENABLED
     return app
 
 

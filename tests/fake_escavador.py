@@ -143,7 +143,7 @@ class FakeEscavador:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802 - BaseHTTPRequestHandler's naming
+            def do_GET(self):
                 parts = urlsplit(self.path)
                 with fake._lock:
                     fake.count += 1

@@ -1,0 +1,392 @@
+"""The sync job: keeps followed processes fresh, and removes stored processes nobody follows or reads.
+
+One run (`run()`), under a lock that admits one runner across every worker and machine:
+1. the followed numbers (FollowedProcess) whose stored copy expires before the next run, never-fetched
+   first, then soonest to expire, at most SYNC_BATCH_SIZE of them, are refreshed through
+   `processes.refresh()` (the lookup's own single flight, store and cache);
+2. at most SYNC_DAILY_BUDGET upstream requests a day are spent, counted over the runs that started
+   on the court's calendar day (America/Sao_Paulo, the day the staff see), from SyncRun.upstream_calls.
+   A request is one logical call to the provider (its retries included): one per DataJud fetch, one
+   plus the movement pages per Escavador fetch. Lookups made by people are not counted here: the
+   per-client rate limit bounds those;
+3. while the provider's breaker is open (or the portal's own rate limit for it is spent) the numbers
+   are skipped and counted as skipped, not hammered;
+4. a number the provider no longer knows counts as failed and waits NOT_FOUND_RETRY_S before being
+   asked again, so it cannot eat the budget run after run;
+5. retention: stored processes whose number nobody follows and nobody has read for
+   PROCESS_RETENTION_DAYS days are deleted with their movements;
+6. a SyncRun row records the trigger, counters, status ("ok", "partial", "skipped", "failed") and
+   duration; `last_run_summary()` gives the dashboard the last run, today's budget and the next run.
+
+The lock (services.locks): a PostgreSQL advisory lock on PostgreSQL; on SQLite a Redis lock when
+REDIS_URL is set, else a `flock` on a file beside the database. A runner that does not get the lock
+does nothing and records nothing.
+
+Where it runs: as a daemon thread in each serving process (`flask run`, each gunicorn worker) when
+SYNC_ENABLED, never under tests or other CLI commands (`flask db upgrade`…); every thread wakes when
+the next run is due, and the lock plus the "is it due?" check under it make one run per interval
+for the whole server. For cron or systemd, set SYNC_ENABLED=false and run `flask processes sync`.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import delete, func, or_, select, update
+
+from extensions import db
+from models import FollowedProcess, Movement, Process, SyncRun, utcnow
+from services import cache as cache_service
+from services import locks, metrics, processes, resilience
+from services.process_records import COURT_TIMEZONE, counting_upstream_requests
+from services.resilience.breaker import State
+from utils import cnj
+
+log = logging.getLogger("portal.sync")
+NOT_FOUND_NS = "sync-not-found"
+NOT_FOUND_RETRY_S = 86400
+MIN_WAIT_S = 5.0
+DUE_SLACK_S = 5.0  # a scheduler waking a little early still counts the run as due
+DELETE_CHUNK = 500
+Progress = Callable[[int, int], None]
+_random = random.SystemRandom()  # only spreads wake-ups; any generator would do
+
+
+@dataclass
+class Counters:
+    checked: int = 0
+    refreshed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    removed: int = 0
+    upstream_calls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# -- one run ----------------------------------------------------------------------------------------
+
+def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: bool = False) -> SyncRun | None:
+    """Run once if this caller gets the lock (and, with `only_if_due`, if a run is due); else None."""
+    lock = locks.for_database(current_app.config)
+    if not lock.acquire():
+        log.info("sync skipped: another runner holds the lock", extra={"trigger": trigger})
+        return None
+    try:
+        if only_if_due and not _due(utcnow()):
+            return None
+        return _run_locked(trigger, progress, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(trigger: str, progress: Progress | None, lock) -> SyncRun:
+    started = time.monotonic()
+    _close_interrupted_runs()
+    record = SyncRun(trigger=trigger, status="running", started_at=utcnow())
+    db.session.add(record)
+    db.session.commit()
+    record_id = record.id
+    counts = Counters()
+    try:
+        _refresh_due(record_id, counts, progress, lock)
+        counts.removed = _remove_unused()
+        status, error = _verdict(counts), "; ".join(counts.notes)[:1000] or None
+    except Exception as exc:  # the run is recorded as failed whatever broke; the scheduler keeps going
+        db.session.rollback()
+        log.exception("sync run failed")
+        status, error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
+    record = db.session.get(SyncRun, record_id)
+    for name in ("checked", "refreshed", "failed", "skipped", "removed", "upstream_calls"):
+        setattr(record, name, getattr(counts, name))
+    record.status, record.error, record.finished_at = status, error, utcnow()
+    db.session.commit()
+    seconds = time.monotonic() - started
+    metrics.record_sync_run(status, seconds)
+    log.info("sync run finished", extra={
+        "trigger": trigger, "status": status, "duration_ms": round(seconds * 1000, 1), "checked": counts.checked,
+        "refreshed": counts.refreshed, "failed": counts.failed, "skipped": counts.skipped,
+        "removed": counts.removed, "upstream_calls": counts.upstream_calls})
+    return record
+
+
+def _refresh_due(run_id: int, counts: Counters, progress: Progress | None, lock) -> None:
+    config = current_app.config
+    now = utcnow()
+    budget_left = config["SYNC_DAILY_BUDGET"] - budget_used(now, exclude_run=run_id)
+    numbers = due_numbers(now, config["SYNC_BATCH_SIZE"])
+    counts.checked = len(numbers)
+    if progress:
+        progress(0, len(numbers))
+    source = processes.provider()
+    breaker = resilience.dependency(source.NAME).breaker
+    cache = cache_service.current()
+    stop_reason = None
+    for done, number in enumerate(numbers, start=1):
+        if stop_reason is None:
+            if breaker.state in (State.OPEN, State.FORCED_OPEN):
+                stop_reason = f"{source.NAME} circuit open"
+            elif counts.upstream_calls >= budget_left:
+                stop_reason = f"daily budget of {config['SYNC_DAILY_BUDGET']} upstream calls spent"
+        if stop_reason is not None:
+            counts.skipped += 1
+        elif cache.get(NOT_FOUND_NS, number) is not None:
+            counts.skipped += 1  # not found recently: asked again once NOT_FOUND_RETRY_S has passed
+        else:
+            stop_reason = _refresh_one(number, counts, cache)
+        lock.keep_alive()
+        if progress:
+            progress(done, len(numbers))
+    if stop_reason:
+        counts.notes.insert(0, f"skipped: {stop_reason}")
+
+
+def _refresh_one(number: str, counts: Counters, cache) -> str | None:
+    """Refresh one number; returns why the rest of the batch must be skipped, if it must."""
+    with counting_upstream_requests() as sent:
+        outcome = processes.refresh(number)
+    counts.upstream_calls += sent[0]
+    if outcome["status"] == "found":
+        counts.refreshed += 1
+        return None
+    if outcome["status"] == "not_found":
+        counts.failed += 1
+        counts.notes.append(f"{cnj.format(number)}: not found")
+        cache.set(NOT_FOUND_NS, number, True, ttl=NOT_FOUND_RETRY_S)
+        return None
+    if outcome.get("kind") in ("breaker_open", "rate_limited"):
+        counts.skipped += 1
+        return outcome["error"]
+    counts.failed += 1
+    counts.notes.append(f"{cnj.format(number)}: {outcome.get('error') or outcome.get('reason')}")
+    return None
+
+
+def _verdict(counts: Counters) -> str:
+    attempted = counts.refreshed + counts.failed
+    if counts.failed and not counts.refreshed:
+        return "failed"
+    if counts.skipped and not attempted:
+        return "skipped"
+    if counts.failed or counts.skipped:
+        return "partial"
+    return "ok"
+
+
+def _close_interrupted_runs() -> None:
+    """A run still "running" while we hold the lock died with its process: say so."""
+    db.session.execute(update(SyncRun).where(SyncRun.status == "running")
+                       .values(status="failed", error="interrupted (the runner stopped mid-run)",
+                               finished_at=utcnow()))
+    db.session.commit()
+
+
+# -- what to refresh, what to remove -------------------------------------------------------------------
+
+def due_numbers(now: datetime, limit: int) -> list[str]:
+    """Followed numbers whose copy expires before the next run: never fetched first, then soonest to expire."""
+    horizon = now + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
+    expiry = (select(Process.cnj.label("cnj"), func.min(Process.valid_until).label("valid_until"))
+              .group_by(Process.cnj).subquery())
+    query = (select(FollowedProcess.cnj)
+             .outerjoin(expiry, expiry.c.cnj == FollowedProcess.cnj)
+             .where(or_(expiry.c.valid_until.is_(None), expiry.c.valid_until <= horizon))
+             .order_by(expiry.c.valid_until.asc().nulls_first(), FollowedProcess.added_at, FollowedProcess.id)
+             .limit(limit))
+    return list(db.session.execute(query).scalars())
+
+
+def _remove_unused() -> int:
+    """Delete stored processes nobody follows and nobody read for PROCESS_RETENTION_DAYS days, with their movements."""
+    cutoff = utcnow() - timedelta(days=current_app.config["PROCESS_RETENTION_DAYS"])
+    unused = (Process.last_accessed_at < cutoff, Process.cnj.not_in(select(FollowedProcess.cnj)))
+    rows = db.session.execute(select(Process.id, Process.cnj).where(*unused)).all()
+    removed = 0
+    for start in range(0, len(rows), DELETE_CHUNK):
+        ids = [row.id for row in rows[start:start + DELETE_CHUNK]]
+        # The conditions are checked again in the DELETE: a row read or followed meanwhile stays.
+        still = select(Process.id).where(Process.id.in_(ids), *unused)
+        db.session.execute(delete(Movement).where(Movement.process_id.in_(still)))
+        removed += db.session.execute(delete(Process).where(Process.id.in_(ids), *unused)).rowcount or 0
+    db.session.commit()
+    cache = cache_service.current()
+    for number in {row.cnj for row in rows}:
+        cache.delete(processes.CACHE_NS, number)
+    return removed
+
+
+# -- the budget and the schedule ---------------------------------------------------------------------
+
+def _day_start(now: datetime) -> datetime:
+    local = now.astimezone(COURT_TIMEZONE)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def budget_used(now: datetime, exclude_run: int | None = None) -> int:
+    """Upstream requests the sync spent on the court's calendar day of `now`."""
+    query = select(func.coalesce(func.sum(SyncRun.upstream_calls), 0)).where(SyncRun.started_at >= _day_start(now))
+    if exclude_run is not None:
+        query = query.where(SyncRun.id != exclude_run)
+    return int(db.session.execute(query).scalar() or 0)
+
+
+def _last_run() -> SyncRun | None:
+    return db.session.execute(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+                              .limit(1)).scalar()
+
+
+def next_run_due(now: datetime) -> datetime:
+    last = _last_run()
+    if last is None:
+        return now
+    return _aware(last.started_at) + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
+
+
+def _due(now: datetime) -> bool:
+    return next_run_due(now) <= now + timedelta(seconds=DUE_SLACK_S)
+
+
+def last_run_summary() -> dict:
+    """The last run, today's budget and the next run, for the admin dashboard (JSON-ready)."""
+    config = current_app.config
+    now = utcnow()
+    last = _last_run()
+    used, limit = budget_used(now), config["SYNC_DAILY_BUDGET"]
+    described = None
+    if last is not None:
+        finished = _aware(last.finished_at) if last.finished_at else None
+        described = {
+            "id": last.id, "trigger": last.trigger, "status": last.status, "started_at": _iso(last.started_at),
+            "finished_at": _iso(finished),
+            "duration_s": round((finished - _aware(last.started_at)).total_seconds(), 3) if finished else None,
+            "checked": last.checked, "refreshed": last.refreshed, "failed": last.failed, "skipped": last.skipped,
+            "removed": last.removed, "upstream_calls": last.upstream_calls, "error": last.error}
+    return {
+        "enabled": config["SYNC_ENABLED"],
+        "interval_s": config["SYNC_INTERVAL_S"],
+        "batch_size": config["SYNC_BATCH_SIZE"],
+        "last_run": described,
+        "budget": {"used": used, "limit": limit, "remaining": max(0, limit - used),
+                   "day": now.astimezone(COURT_TIMEZONE).date().isoformat(), "timezone": str(COURT_TIMEZONE)},
+        "next_run_due": _iso(next_run_due(now)),
+        "followed": db.session.execute(select(func.count()).select_from(FollowedProcess)).scalar(),
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return _aware(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+# -- the in-process scheduler --------------------------------------------------------------------
+
+class Scheduler:
+    """A daemon thread that wakes when the next run is due and tries to run it (the lock keeps it to one)."""
+
+    def __init__(self, app, first_delay_s: float | None = None):
+        self._app = app
+        interval = app.config["SYNC_INTERVAL_S"]
+        # Workers started together should not all reach for the lock in the same instant.
+        self._first_delay = first_delay_s if first_delay_s is not None else _random.uniform(10, 40)
+        self._jitter = min(30.0, interval * 0.05)
+        self._stop = threading.Event()
+        self.ticks = 0  # times this thread woke and tried
+        self.runs = 0  # runs this thread made
+        self._thread = threading.Thread(target=self._loop, name="portal-sync", daemon=True)
+
+    def start(self) -> Scheduler:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = self._first_delay
+        while not self._stop.wait(wait):
+            wait = self._tick()
+
+    def _tick(self) -> float:
+        interval = self._app.config["SYNC_INTERVAL_S"]
+        self.ticks += 1
+        with self._app.app_context():
+            try:
+                if run(trigger="scheduler", only_if_due=True) is not None:
+                    self.runs += 1
+                now = utcnow()
+                until = (next_run_due(now) - now).total_seconds()
+            except Exception:
+                log.exception("sync scheduler: the run could not start; trying again later")
+                until = min(interval, 300)
+        return min(max(until, MIN_WAIT_S), interval) + _random.uniform(0, self._jitter)
+
+
+def _serving() -> bool:
+    """True unless this process is a CLI command other than `flask run` (`flask db upgrade`, `flask shell`…)."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
+
+
+def start_scheduler(app, first_delay_s: float | None = None) -> Scheduler:
+    scheduler = Scheduler(app, first_delay_s).start()
+    app.extensions["sync_scheduler"] = scheduler
+    log.info("sync scheduler started", extra={"interval_s": app.config["SYNC_INTERVAL_S"]})
+    return scheduler
+
+
+def init_app(app) -> None:
+    """Start the scheduler thread when this process serves requests with SYNC_ENABLED (never under tests)."""
+    if app.config["SYNC_ENABLED"] and not app.testing and _serving():
+        start_scheduler(app)
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+cli = AppGroup("processes", help="The process lookup: sync of followed processes.")
+
+
+def summary_line(record: SyncRun) -> str:
+    duration = (_aware(record.finished_at) - _aware(record.started_at)).total_seconds() if record.finished_at else 0
+    used = budget_used(_aware(record.started_at))
+    line = (f"sync #{record.id} {record.status} in {duration:.1f} s: {record.checked} checked, "
+            f"{record.refreshed} refreshed, {record.failed} failed, {record.skipped} skipped, "
+            f"{record.removed} removed; {record.upstream_calls} upstream calls "
+            f"(today {used}/{current_app.config['SYNC_DAILY_BUDGET']})")
+    return f"{line}; {record.error}" if record.error else line
+
+
+@cli.command("sync")
+def sync_command() -> None:
+    """Refresh the followed processes that are due and remove unused ones (for cron or a systemd timer)."""
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total:
+            bar = click.progressbar(length=total, label="Refreshing followed processes")
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    try:
+        record = run(trigger="cli", progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if record is None:
+        click.echo("another sync run holds the lock; nothing done")
+        return
+    click.echo(summary_line(record))
+    if record.status == "failed":
+        raise SystemExit(1)
