@@ -14,10 +14,11 @@ import routes
 import routes_admin
 import routes_api
 import routes_health
+import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import auth, cache, content, database, health, resilience, sync
+from services import auth, cache, content, database, diagnostics, health, metrics, monitoring, resilience, sync
 from utils import json_log, request_middleware
 
 
@@ -39,6 +40,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(routes_api.bp)
     app.register_blueprint(routes_admin.bp)
     app.register_blueprint(routes_staff.bp)
+    app.register_blueprint(routes_monitoring.bp)
+    app.register_blueprint(routes_monitoring.scrape_bp)
+    app.cli.add_command(diagnostics.command)
+    monitoring.init_app(app)  # the collector thread, only in a process that serves requests
     app.cli.add_command(users_cli)
     errors.init_app(app)
     app.cli.add_command(sync.cli)
@@ -69,7 +74,7 @@ def _stop(message: str):
 def _register_extensions(app: Flask) -> None:
     production = app.config["APP_ENV"] == "production"
     # First: the request ID must exist before any other hook can log or fail.
-    request_middleware.init_app(app, production=production)
+    request_middleware.init_app(app, production=production, observer=metrics.REQUEST_OBSERVER)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
     csrf.init_app(app)

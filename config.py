@@ -201,6 +201,60 @@ def breaker_defaults(environ) -> dict:
     }
 
 
+def _addresses(environ, name, default):
+    """A comma-separated list of IP addresses or networks (CIDR), checked and kept as text."""
+    import ipaddress
+
+    raw = (environ.get(name) or "").strip() or default
+    result = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks separated by commas, got {item!r}") from None
+        result.append(item)
+    return tuple(result)
+
+
+def _thresholds(environ, name, default, higher_is_worse=True, maximum=None):
+    """Three alert levels "warning,error,critical", in order of growing severity."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        levels = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be three numbers warning,error,critical, got {raw!r}") from None
+    ordered = sorted(levels) if higher_is_worse else sorted(levels, reverse=True)
+    if len(levels) != 3 or list(levels) != ordered or min(levels) < 0 or (maximum and max(levels) > maximum):
+        direction = "growing" if higher_is_worse else "falling"
+        raise ConfigError(f"{name} must be three {direction} numbers warning,error,critical"
+                          f"{f' up to {maximum:g}' if maximum else ''}, got {raw!r}")
+    return levels
+
+
+def monitoring(environ) -> dict:
+    """The dashboard's collector, /metrics access and the alert rules (thresholds: warning, error, critical)."""
+    return {
+        "METRICS_ALLOWED_ADDRESSES": _addresses(environ, "METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1"),
+        "MONITORING_COLLECTOR": _choice(environ, "MONITORING_COLLECTOR", "true", ("true", "false")) == "true",
+        "MONITORING_SAMPLE_INTERVAL_S": _int(environ, "MONITORING_SAMPLE_INTERVAL_S", 30, minimum=5, maximum=3600),
+        "MONITORING_HISTORY_SIZE": _int(environ, "MONITORING_HISTORY_SIZE", 1000, minimum=10, maximum=100_000),
+        "ALERT_CPU_PERCENT": _thresholds(environ, "ALERT_CPU_PERCENT", (80.0, 90.0, 97.0), maximum=100),
+        "ALERT_MEMORY_PERCENT": _thresholds(environ, "ALERT_MEMORY_PERCENT", (80.0, 90.0, 95.0), maximum=100),
+        "ALERT_DISK_PERCENT": _thresholds(environ, "ALERT_DISK_PERCENT", (80.0, 90.0, 95.0), maximum=100),
+        "ALERT_ERROR_RATE_PERCENT": _thresholds(environ, "ALERT_ERROR_RATE_PERCENT", (2.0, 5.0, 20.0), maximum=100),
+        "ALERT_P95_LATENCY_MS": _thresholds(environ, "ALERT_P95_LATENCY_MS", (1000.0, 2500.0, 5000.0)),
+        "ALERT_CACHE_HIT_RATE_PERCENT": _thresholds(environ, "ALERT_CACHE_HIT_RATE_PERCENT", (50.0, 25.0, 10.0),
+                                                    higher_is_worse=False, maximum=100),
+        "ALERT_SYNC_FAILURES": _thresholds(environ, "ALERT_SYNC_FAILURES", (1.0, 3.0, 6.0)),
+        "ALERT_CLEAR_MARGIN_PERCENT": _float(environ, "ALERT_CLEAR_MARGIN_PERCENT", 10.0, minimum=0, maximum=50),
+        "ALERT_CLEAR_AFTER_S": _int(environ, "ALERT_CLEAR_AFTER_S", 120, minimum=0, maximum=86400),
+    }
+
+
 def load(environ, instance_path) -> LoadedConfig:
     """Read every setting from `environ`; raise ConfigError on the first bad value."""
     os.makedirs(instance_path, exist_ok=True)
@@ -257,6 +311,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
+        **monitoring(environ),
         # Fixed rules of the house, not environment settings.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),

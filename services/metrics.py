@@ -64,6 +64,8 @@ DEP_LATENCY = Histogram("portal_dependency_duration_seconds", "Time of one outbo
 BREAKER_STATE = Gauge("portal_breaker_state",
                       "Breaker state: 0 closed, 1 disabled, 2 half-open, 3 open, 4 forced open (worst worker)",
                       ["dependency"], multiprocess_mode="livemax")
+DEP_UNAUTHORIZED = Counter("portal_dependency_unauthorized_total",
+                           "Upstream answers HTTP 401: the portal's credentials were refused", ["dependency"])
 BREAKER_TRANSITIONS = Counter("portal_breaker_transitions_total", "Breaker state changes", ["dependency", "to"])
 
 # -- cache ----------------------------------------------------------------------------------------------
@@ -156,6 +158,10 @@ def dependency_attempt(dependency: str, seconds: float, failure: str | None) -> 
     DEP_LATENCY.labels(dependency).observe(seconds)
     if failure is not None:
         DEP_FAILURES.labels(dependency, failure).inc()
+
+
+def dependency_unauthorized(dependency: str) -> None:
+    DEP_UNAUTHORIZED.labels(dependency).inc()
 
 
 def dependency_rejected(dependency: str) -> None:

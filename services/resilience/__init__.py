@@ -71,11 +71,22 @@ class Resilience:
 
     def probe(self, name: str) -> str | None:
         """Run the registered probe; None when it passed, else the reason."""
+        probe = self._probes.get(name)
+        if probe is None:
+            return "no probe registered"
         try:
-            self._probes[name]()
+            probe()
         except DependencyUnavailable as exc:
             return exc.reason
         return None
+
+    def has_probe(self, name: str) -> bool:
+        return name in self._probes
+
+    @property
+    def redis_client(self):
+        """The Redis client the layer shares state through (None without REDIS_URL)."""
+        return self._redis
 
     def breakers(self) -> dict[str, CircuitBreaker]:
         return {name: dep.breaker for name, dep in self._dependencies.items()}
@@ -141,6 +152,29 @@ def redis_client_for(url: str):
                                 health_check_interval=5)
 
 
+# The default probe of each upstream: one cheap request with the portal's credentials. Any answer but
+# a failure (timeout, connection error, 408/429/5xx) or a 401 means the upstream works for us.
+PROBE_REQUESTS = {
+    "datajud": ("POST", "/api_publica_tjes/_search", "DATAJUD_API_KEY", "APIKey {}", {"size": 0}),
+    "escavador": ("GET", "/", "ESCAVADOR_API_KEY", "Bearer {}", None),
+    "openai": ("GET", "/models", "OPENAI_API_KEY", "Bearer {}", None),
+}
+
+
+def _http_probe(registry: Resilience, name: str, config) -> Callable[[], None]:
+    method, path, key_setting, scheme, body = PROBE_REQUESTS[name]
+
+    def probe() -> None:
+        key = config.get(key_setting)
+        headers = {"Authorization": scheme.format(key)} if key else {}
+        kwargs = {"json": body} if body is not None else {}
+        response = registry.dependency(name).request(method, path, headers=headers, idempotent=True, **kwargs)
+        if response.status_code == 401:
+            raise DependencyUnavailable(name, "API key refused (401)", status=401)
+
+    return probe
+
+
 def init_app(app) -> None:
     shared = redis_client = None
     if app.config.get("REDIS_URL"):
@@ -148,8 +182,11 @@ def init_app(app) -> None:
 
         redis_client = redis_client_for(app.config["REDIS_URL"])
         shared = SharedBreakers(redis_client, app.config["CACHE_KEY_PREFIX"])
-    app.extensions["resilience"] = Resilience(settings_from_config(app.config), shared, redis_client,
-                                              app.config["CACHE_KEY_PREFIX"])
+    registry = Resilience(settings_from_config(app.config), shared, redis_client, app.config["CACHE_KEY_PREFIX"])
+    for name in PROBE_REQUESTS:
+        if name in app.config["DEPENDENCIES"]:
+            registry.register_probe(name, _http_probe(registry, name, app.config))
+    app.extensions["resilience"] = registry
 
 
 def current() -> Resilience:

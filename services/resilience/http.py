@@ -160,6 +160,8 @@ class Dependency:
     def _log_attempt(self, method, url, attempt, status, started, error) -> None:
         metrics.dependency_attempt(self.name, time.perf_counter() - started,
                                    None if error is None else metrics.failure_class(error))
+        if status == 401:  # an answer, so not a failure here; but the key was refused (an alert)
+            metrics.dependency_unauthorized(self.name)
         log.info("outbound call", extra={
             "dependency": self.name, "http_method": method, "url": mask(str(url).split("?", 1)[0]),
             "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),

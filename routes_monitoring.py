@@ -1,0 +1,194 @@
+"""The monitoring API (/api/v1/monitoring/…) the admin dashboard polls, and the Prometheus scrape (/metrics).
+
+Everything is admin-only except `health` (status only, for anyone). State-changing calls are POSTs that
+need a fresh login and the CSRF token (header X-CSRFToken), and each is written to the audit log.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask_login import current_user
+
+import errors
+from services import (
+    admin_actions,
+    alerts,
+    audit,
+    cache,
+    dashboard,
+    diagnostics,
+    health,
+    metrics,
+    monitoring,
+    system_info,
+)
+from services.auth import require_role
+
+bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
+scrape_bp = Blueprint("metrics", __name__)
+HEALTH_JSON = "application/health+json"
+
+
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _health_response(document: dict, http_status: int) -> Response:
+    response = jsonify(document)
+    response.status_code = http_status
+    response.mimetype = HEALTH_JSON
+    return response
+
+
+@bp.get("/health")
+def health_basic():
+    """Public: pass, warn (an upstream is down) or fail (the database), and nothing more."""
+    result = health.readiness()
+    return _health_response({"status": result.status}, 200 if result.ready else 503)
+
+
+@bp.get("/health/detailed")
+@require_role("admin")
+def health_detailed():
+    """Each component's status (application/health+json `checks`) and the health score."""
+    snap = metrics.Snapshot()
+    upstreams = dashboard.dependencies(snap)
+    components = dashboard.components(upstreams)
+    ready = health.readiness()
+    now = ready.checked_at
+    checks = {"database:responseTime": [{"componentType": "datastore", "status": ready.status,
+                                         "output": ready.reason or "", "time": now}]}
+    for part in components:
+        if part.name == "database":
+            continue
+        status = {"healthy": "pass", "degraded": "warn", "down": "fail"}[part.status]
+        entry = {"componentId": part.name, "componentType": "datastore" if part.name == "redis" else "component",
+                 "status": status}
+        detail = next((dep for dep in upstreams if dep["name"] == part.name), None)
+        if detail:
+            entry.update(observedValue=detail["breaker"], observedUnit="breaker state",
+                         output=detail["last_error"] or "", time=detail["last_error_at"])
+        checks[f"{part.name}:status"] = [entry]
+    latest = monitoring.current().history.latest() or {}
+    levels = alerts.levels({k: latest.get(k) for k in ("cpu", "memory", "disk", "error_rate", "p95_latency",
+                                                       "cache_hit_rate")}, current_app.config)
+    return _health_response({"status": ready.status, "checks": checks,
+                             "health": monitoring.health_score_of(components, levels)}, 200 if ready.ready else 503)
+
+
+@bp.get("/metrics")
+@require_role("admin")
+def metrics_summary():
+    """The dashboard's document: requests, latency, cache, system, dependencies, assistant, sync, alerts, score."""
+    return jsonify(dashboard.summary())
+
+
+@bp.get("/metrics/<name>")
+@require_role("admin")
+def metric_history(name: str):
+    """The last samples of one headline figure, oldest first: [[unix time, value], …]."""
+    limit = request.args.get("limit", type=int)
+    if name not in monitoring.HEADLINES:
+        return errors.api_error(404, "unknown_metric", "Métrica desconhecida.", available=list(monitoring.HEADLINES))
+    points = monitoring.history(name, limit if limit and limit > 0 else None)
+    return jsonify(name=name, interval_s=current_app.config["MONITORING_SAMPLE_INTERVAL_S"], points=points)
+
+
+@bp.get("/performance")
+@require_role("admin")
+def performance():
+    """Per route template: requests by status class, error share, in flight, latency percentiles."""
+    return jsonify(routes=dashboard.routes(metrics.Snapshot()))
+
+
+@bp.get("/alerts")
+@require_role("admin")
+def alert_list():
+    """Active alerts; with ?all=1 the most recent ones, resolved included."""
+    chosen = alerts.recent(request.args.get("limit", 50, type=int)) if request.args.get("all") else alerts.active()
+    return jsonify(alerts=[alerts.to_json(alert) for alert in chosen])
+
+
+def _act(action, *args):
+    """Run one of the admin actions shared with the dashboard's forms (validated and audited there)."""
+    try:
+        outcome = action(*args)
+    except admin_actions.ActionRefused as exc:
+        return errors.api_error(exc.status, exc.code, exc.message)
+    return jsonify(message=outcome.message, **outcome.details)
+
+
+@bp.post("/alerts/<int:alert_id>/resolve")
+@require_role("admin", fresh=True)
+def alert_resolve(alert_id: int):
+    return _act(admin_actions.resolve_alert, alert_id, current_user.username)
+
+
+@bp.get("/cache/status")
+@require_role("admin")
+def cache_status():
+    """The cache backend and, per namespace, the server-wide counters of the cache itself."""
+    store = cache.current()
+    return jsonify(backend=store.backend(), namespaces=store.stats(),
+                   metrics=dashboard.cache_figures(metrics.Snapshot()))
+
+
+@bp.post("/cache/clear")
+@require_role("admin", fresh=True)
+def cache_clear():
+    """Body (JSON or form): `namespace`, and optionally `pattern` (a glob over the keys)."""
+    data = request.get_json(silent=True) or request.form
+    return _act(admin_actions.clear_cache, data.get("namespace") or "", data.get("pattern") or "")
+
+
+@bp.post("/breakers/<name>/<action>")
+@require_role("admin", fresh=True)
+def breaker_action(name: str, action: str):
+    """reset | force_open | disable one dependency's breaker, in every worker (through Redis)."""
+    return _act(admin_actions.breaker, name, action)
+
+
+@bp.get("/diagnostics")
+@require_role("admin")
+def diagnostics_export():
+    """Run the checks; the JSON export (no secrets). ?download=1 makes it a file."""
+    document = diagnostics.export()
+    audit.record("diagnostics.run", overall=document["overall"])
+    response = jsonify(document)
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = 'attachment; filename="diagnostico-portal.json"'
+    return response
+
+
+@bp.get("/system/info")
+@require_role("admin")
+def system():
+    """CPU, memory, disk of the data folder, network, cgroup limits and this worker's process."""
+    return jsonify(system_info.snapshot(current_app.instance_path))
+
+
+def _address_allowed(address: str | None) -> bool:
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(item, strict=False)
+               for item in current_app.config["METRICS_ALLOWED_ADDRESSES"])
+
+
+@scrape_bp.get("/metrics")
+def prometheus():
+    """Prometheus text format, for the addresses in METRICS_ALLOWED_ADDRESSES or a logged-in admin."""
+    if not _address_allowed(request.remote_addr) and not (current_user.is_authenticated and
+                                                          current_user.role == "admin"):
+        abort(404)  # to anyone else it does not exist
+    response = Response(metrics.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response

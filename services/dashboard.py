@@ -1,0 +1,151 @@
+"""The JSON the admin dashboard polls: the whole server's figures, whichever worker answers.
+
+Counts and percentiles come from the merged metrics (services.metrics: every worker's files under
+gunicorn), rates from the last sample of the single collector (services.monitoring), dependency
+details from the resilience registry with the worst breaker state across workers, and alerts from the
+database. Nothing here is per-worker except `worker_pid`, reported so a test can tell who answered.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import current_app
+
+from services import alerts, cache, health, metrics, monitoring, resilience, system_info
+from services.health_score import Component
+
+OPTIONAL_UPSTREAMS = {"escavador": "ESCAVADOR_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def latency(histogram: metrics.Histo) -> dict:
+    return {"p50_ms": _ms(histogram.quantile(0.5)), "p95_ms": _ms(histogram.quantile(0.95)),
+            "p99_ms": _ms(histogram.quantile(0.99)), "count": int(histogram.count),
+            "mean_ms": _ms(histogram.total / histogram.count) if histogram.count else None}
+
+
+def configured_upstreams() -> list[str]:
+    config = current_app.config
+    return [name for name in config["DEPENDENCIES"]
+            if name not in OPTIONAL_UPSTREAMS or config.get(OPTIONAL_UPSTREAMS[name])]
+
+
+def dependencies(snap: metrics.Snapshot) -> list[dict]:
+    """Each configured upstream: status, breaker (this worker's and the worst worker's), last error, counters."""
+    registry = resilience.current()
+    for name in configured_upstreams():
+        registry.dependency(name)  # built on first use: make the dashboard list every configured one
+    worst = snap.gauge_max("portal_breaker_state", "dependency")
+    calls = snap.by("portal_dependency_calls_total", "dependency")
+    failures = snap.by("portal_dependency_failures_total", "dependency")
+    rejected = snap.by("portal_dependency_rejected_total", "dependency")
+    retries = snap.by("portal_dependency_retries_total", "dependency")
+    result = []
+    wanted = set(configured_upstreams())
+    for status in registry.statuses():
+        if status.name not in wanted:
+            continue
+        server_state = metrics.BREAKER_STATE_NAMES.get(int(worst.get(status.name, 0)), status.breaker)
+        overall = status.status
+        if server_state in ("open", "forced_open"):
+            overall = "down"
+        elif server_state == "half_open" and overall == "healthy":
+            overall = "degraded"
+        result.append({
+            "name": status.name, "status": overall, "breaker": server_state, "breaker_this_worker": status.breaker,
+            "last_error": status.last_error, "last_error_at": status.last_error_at,
+            "last_success_at": status.last_success_at, "retry_after_s": status.retry_after_s,
+            "calls": int(calls.get(status.name, 0)), "failures": int(failures.get(status.name, 0)),
+            "rejected": int(rejected.get(status.name, 0)), "retries": int(retries.get(status.name, 0)),
+            "latency": latency(snap.histogram("portal_dependency_duration_seconds", dependency=status.name)),
+        })
+    return result
+
+
+def components(upstreams: list[dict]) -> list[Component]:
+    """The parts the health score judges: the database (essential), Redis when configured, the upstreams."""
+    ready = health.readiness() if "readiness" in current_app.extensions else None
+    database = "healthy" if ready is None or ready.status in ("pass", "warn") else "down"
+    parts = [Component("database", database, essential=True)]
+    if current_app.config.get("REDIS_URL"):
+        parts.append(Component("redis", "healthy" if cache.current().ping() else "down"))
+    parts.extend(Component(dep["name"], dep["status"]) for dep in upstreams)
+    return parts
+
+
+def assistant(snap: metrics.Snapshot) -> dict:
+    return {"answers_by_path": {k: int(v) for k, v in snap.by("portal_assistant_answers_total", "path").items()},
+            "latency_by_path": {k: latency(h) for k, h in
+                                snap.histograms_by("portal_assistant_answer_duration_seconds", "path").items()},
+            "llm_failures": {k: int(v) for k, v in snap.by("portal_assistant_llm_failures_total", "reason").items()},
+            "cache": {k: int(v) for k, v in snap.by("portal_assistant_cache_total", "outcome").items()}}
+
+
+def sync(snap: metrics.Snapshot) -> dict:
+    last_runs = snap.gauge_max("portal_sync_last_run_timestamp_seconds", "status")
+    return {"summary": monitoring.sync_summary(),
+            "runs_by_status": {k: int(v) for k, v in snap.by("portal_sync_runs_total", "status").items()},
+            "last_run_at": max(last_runs.values()) if last_runs else None}
+
+
+def cache_figures(snap: metrics.Snapshot) -> dict:
+    outcomes = snap.by("portal_cache_events_total", "outcome")
+    hits, misses = outcomes.get("hit", 0), outcomes.get("miss", 0)
+    return {"backend": cache.current().backend(),
+            "hit_rate_percent": round(100 * hits / (hits + misses), 1) if hits + misses else None,
+            "lookups": {k: int(v) for k, v in outcomes.items()},
+            "namespaces": {ns: {k: int(v) for k, v in snap.by("portal_cache_events_total", "outcome",
+                                                               namespace=ns).items()}
+                           for ns in snap.by("portal_cache_events_total", "namespace")}}
+
+
+def routes(snap: metrics.Snapshot) -> list[dict]:
+    """Per route template: answers by status class, error share and latency percentiles, busiest first."""
+    result = []
+    for route, histogram in snap.histograms_by(monitoring.LATENCY, "route").items():
+        by_status = {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "status", route=route).items()}
+        total = sum(by_status.values())
+        result.append({"route": route, "requests": total, "by_status": by_status,
+                       "error_rate_percent": round(100 * by_status.get("5xx", 0) / total, 2) if total else None,
+                       "in_flight": int(snap.total("portal_http_requests_in_flight", route=route)),
+                       "latency": latency(histogram)})
+    return sorted(result, key=lambda row: -row["requests"])
+
+
+def summary() -> dict:
+    """Everything the dashboard shows, in one document."""
+    snap = metrics.Snapshot()
+    by_status = {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "status").items()}
+    latest = monitoring.current().history.latest() or {}
+    upstreams = dependencies(snap)
+    sample = {name: latest.get(name) for name in ("cpu", "memory", "disk")}
+    if sample["disk"] is None:
+        sample["disk"] = system_info.disk(current_app.instance_path)["percent"]
+    levels = alerts.levels({**sample, **{k: latest.get(k) for k in
+                                         ("error_rate", "p95_latency", "cache_hit_rate")}}, current_app.config)
+    return {
+        "generated_at": time.time(),
+        "worker_pid": os.getpid(),
+        "requests": {"total": sum(by_status.values()), "by_status": by_status,
+                     "rate_per_s": latest.get("request_rate"), "error_rate_percent": latest.get("error_rate"),
+                     "window_s": current_app.config["MONITORING_SAMPLE_INTERVAL_S"], "sampled_at": latest.get("time")},
+        "latency": latency(snap.histogram(monitoring.LATENCY)),
+        "latency_window_p95_ms": latest.get("p95_latency"),
+        "cache": cache_figures(snap),
+        "system": {"cpu_percent": sample["cpu"], "memory_percent": sample["memory"], "disk_percent": sample["disk"]},
+        "dependencies": upstreams,
+        "assistant": assistant(snap),
+        "sync": sync(snap),
+        "alerts": [alerts.to_json(alert) for alert in alerts.active()],
+        "health": monitoring.health_score_of(components(upstreams), levels),
+    }
+
+
+def counts_by_route() -> dict[str, int]:
+    """Answered requests per route template (all workers): what the multi-worker test compares."""
+    snap = metrics.Snapshot()
+    return {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "route").items()}

@@ -1,0 +1,318 @@
+"""The dashboard's data: headline history, the single collector that samples it, and the live summary.
+
+Every MONITORING_SAMPLE_INTERVAL_S (30 s) one collector per server — whichever worker holds the
+Redis lock `{prefix}monitoring:collector` (SET NX PX, renewed by its holder; another worker takes over
+within one interval if it dies), or the process itself without Redis — takes the merged metrics
+(services.metrics), computes the window since its previous sample, appends the headline figures to
+their histories (Redis lists capped at MONITORING_HISTORY_SIZE, or memory without Redis) and runs the
+alert rules. The baseline of the window is kept beside the history, so a new collector continues
+where the old one stopped.
+
+Headlines: request_rate (req/s), error_rate (% of answers that were 5xx), p95_latency (ms, from the
+window's merged histogram buckets), cache_hit_rate (% hits / (hits + misses)), cpu (%), memory (%).
+A window with fewer than MIN_VOLUME requests (or cache lookups) gives no error rate, latency or hit
+rate for that sample: a single slow request must not raise an alert.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from collections import deque
+
+from flask import current_app
+
+from services import alerts, health_score, metrics, system_info
+
+log = logging.getLogger("portal.monitoring")
+
+HEADLINES = ("request_rate", "error_rate", "p95_latency", "cache_hit_rate", "cpu", "memory")
+MIN_VOLUME = 20
+REQUESTS = "portal_http_requests_total"
+LATENCY = "portal_http_request_duration_seconds"
+CACHE = "portal_cache_events_total"
+
+_RENEW_OR_TAKE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+
+# -- history storage ----------------------------------------------------------------------------------------
+class MemoryHistory:
+    """This process's history (no Redis): deques of [time, value] per headline."""
+
+    def __init__(self, size: int):
+        self._series = {name: deque(maxlen=size) for name in HEADLINES}
+        self._latest: dict | None = None
+        self._baseline: dict | None = None
+        self._lock = threading.Lock()
+
+    def append(self, sample: dict) -> None:
+        with self._lock:
+            for name in HEADLINES:
+                if sample.get(name) is not None:
+                    self._series[name].append([sample["time"], sample[name]])
+            self._latest = sample
+
+    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
+        with self._lock:
+            points = list(self._series[name])
+        return points[-limit:] if limit else points
+
+    def latest(self) -> dict | None:
+        return self._latest
+
+    def baseline(self) -> dict | None:
+        return self._baseline
+
+    def set_baseline(self, baseline: dict) -> None:
+        self._baseline = baseline
+
+
+class RedisHistory:
+    """The server's history in Redis lists (newest first), shared by every worker."""
+
+    def __init__(self, redis_client, prefix: str, size: int):
+        self.redis = redis_client
+        self.prefix = f"{prefix}monitoring:"
+        self.size = size
+
+    def append(self, sample: dict) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for name in HEADLINES:
+            if sample.get(name) is not None:
+                key = f"{self.prefix}history:{name}"
+                pipe.lpush(key, json.dumps([sample["time"], sample[name]]))
+                pipe.ltrim(key, 0, self.size - 1)
+        pipe.set(f"{self.prefix}latest", json.dumps(sample))
+        pipe.execute()
+
+    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
+        raw = self.redis.lrange(f"{self.prefix}history:{name}", 0, (limit or self.size) - 1)
+        return [json.loads(item) for item in reversed(raw)]
+
+    def latest(self) -> dict | None:
+        raw = self.redis.get(f"{self.prefix}latest")
+        return json.loads(raw) if raw else None
+
+    def baseline(self) -> dict | None:
+        raw = self.redis.get(f"{self.prefix}baseline")
+        return json.loads(raw) if raw else None
+
+    def set_baseline(self, baseline: dict) -> None:
+        self.redis.set(f"{self.prefix}baseline", json.dumps(baseline), ex=86400)
+
+
+# -- the window between two samples --------------------------------------------------------------------------
+def baseline_of(snap: metrics.Snapshot) -> dict:
+    """The cumulative figures a later sample subtracts to get its window."""
+    return {
+        "time": snap.taken_at,
+        "requests": snap.total(REQUESTS),
+        "errors": snap.total(REQUESTS, status="5xx"),
+        "latency": snap.histogram(LATENCY).to_json(),
+        "cache": snap.by(CACHE, "outcome"),
+        "unauthorized": snap.by("portal_dependency_unauthorized_total", "dependency"),
+        "sync_failed": snap.total("portal_sync_runs_total", status="failed"),
+    }
+
+
+def _delta(now: float, before: float) -> float:
+    return now - before if now >= before else now  # a smaller total means a restart: count from zero
+
+
+def window(current: dict, previous: dict | None) -> dict:
+    """Headline figures of the interval between two baselines (all None on the first sample)."""
+    if previous is None or current["time"] <= previous["time"]:
+        return {"request_rate": None, "error_rate": None, "p95_latency": None, "cache_hit_rate": None,
+                "requests": 0, "datajud_401": None, "sync_failed": None}
+    seconds = current["time"] - previous["time"]
+    requests = _delta(current["requests"], previous["requests"])
+    errors = _delta(current["errors"], previous["errors"])
+    latency = metrics.Histo.from_json(current["latency"]).minus(metrics.Histo.from_json(previous["latency"]))
+    hits = _delta(current["cache"].get("hit", 0), previous["cache"].get("hit", 0))
+    misses = _delta(current["cache"].get("miss", 0), previous["cache"].get("miss", 0))
+    p95 = latency.quantile(0.95) if latency.count >= MIN_VOLUME else None
+    return {
+        "request_rate": round(requests / seconds, 3),
+        "error_rate": round(100 * errors / requests, 2) if requests >= MIN_VOLUME else None,
+        "p95_latency": round(p95 * 1000, 1) if p95 is not None else None,
+        "cache_hit_rate": round(100 * hits / (hits + misses), 1) if hits + misses >= MIN_VOLUME else None,
+        "requests": requests,
+        "datajud_401": _delta(current["unauthorized"].get("datajud", 0), previous["unauthorized"].get("datajud", 0)),
+        "sync_failed": _delta(current["sync_failed"], previous["sync_failed"]),
+    }
+
+
+# -- the collector ------------------------------------------------------------------------------------------
+class Collector:
+    def __init__(self, app, history, redis_client=None, prefix: str = "portal:v1:", interval_s: float = 30):
+        self.app = app
+        self.history = history
+        self.redis = redis_client
+        self.interval_s = interval_s
+        self._token = secrets.token_hex(8)
+        self._lock_key = f"{prefix}monitoring:collector"
+        self._script = redis_client.register_script(_RENEW_OR_TAKE) if redis_client is not None else None
+        self._local = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._stop = threading.Event()
+
+    def is_leader(self) -> bool:
+        """Hold (or take) the server's collector lock; without Redis the process is its own server."""
+        if self._script is None:
+            return True
+        try:
+            ttl_ms = int(self.interval_s * 2.5 * 1000)
+            return bool(self._script(keys=[self._lock_key], args=[self._token, ttl_ms]))
+        except Exception as exc:
+            log.warning("monitoring collector lock unavailable", extra={"reason": type(exc).__name__})
+            return False
+
+    def run_once(self, force: bool = False) -> dict | None:
+        """Take one sample and evaluate the alerts, if this process is the collector (or `force`)."""
+        if not self._local.acquire(blocking=False):
+            return None
+        try:
+            if not force and not self.is_leader():
+                return None
+            with self.app.app_context():
+                return self._sample()
+        finally:
+            self._local.release()
+
+    def _sample(self) -> dict:
+        snap = metrics.Snapshot()
+        current = baseline_of(snap)
+        previous = self.history.baseline()
+        figures = window(current, previous)
+        system = system_info.snapshot(current_app.instance_path)
+        sample = {"time": round(current["time"], 3), **figures, "cpu": system["cpu"]["percent"],
+                  "memory": system["memory"]["percent"], "disk": system["disk"]["percent"]}
+        self.history.set_baseline(current)
+        self.history.append(sample)
+        alerts.evaluate(alert_readings(sample, snap), current_app.config)
+        return sample
+
+    def start(self) -> None:
+        """Start the sampling thread in this process (after a fork, the parent's thread is gone)."""
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        self._pid = os.getpid()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="monitoring-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        # A random first delay spreads the workers' lock attempts; the holder then samples on the interval.
+        if self._stop.wait(self.interval_s * (0.5 + secrets.randbelow(500) / 1000)):
+            return
+        while True:
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("monitoring sample failed")
+            if self._stop.wait(self.interval_s):
+                return
+
+
+def alert_readings(sample: dict, snap: metrics.Snapshot) -> dict[str, float | None]:
+    """What the alert rules judge: the sample's figures, breakers (worst worker) and sync failures."""
+    readings: dict[str, float | None] = {name: sample.get(name) for name in
+                                         ("cpu", "memory", "disk", "error_rate", "p95_latency", "cache_hit_rate")}
+    for name, value in snap.gauge_max("portal_breaker_state", "dependency").items():
+        state = metrics.BREAKER_STATE_NAMES.get(int(value), "closed")
+        readings[f"breaker_open:{name}"] = 1.0 if state == "open" else 0.0
+        readings[f"breaker_forced_open:{name}"] = 1.0 if state == "forced_open" else 0.0
+    readings["datajud_401"] = None if sample.get("datajud_401") is None else float(sample["datajud_401"] > 0)
+    readings["sync_failures"] = consecutive_sync_failures()
+    return readings
+
+
+def consecutive_sync_failures(limit: int = 20) -> float | None:
+    """How many of the latest finished sync runs failed in a row (0 after a good run; None on no data)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from extensions import db
+    from models import SyncRun
+
+    try:
+        statuses = db.session.scalars(select(SyncRun.status).where(SyncRun.status != "running")
+                                      .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)).all()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+    if not statuses:
+        return None
+    streak = 0
+    for status in statuses:
+        if status != "failed":
+            break
+        streak += 1
+    return float(streak)
+
+
+def sync_summary() -> dict | None:
+    """services.sync.last_run_summary() when that module exists (another part of the portal)."""
+    try:
+        from services import sync
+    except ImportError:
+        return None
+    summary = getattr(sync, "last_run_summary", None)
+    if summary is None:
+        return None
+    try:
+        return summary()
+    except Exception as exc:  # the dashboard must render whatever the sync module does
+        log.warning("sync summary unavailable", extra={"reason": type(exc).__name__})
+        return None
+
+
+# -- wiring -----------------------------------------------------------------------------------------------------
+def _serving() -> bool:
+    """True unless this process is a CLI command other than `flask run` (as services.sync decides)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
+
+
+def init_app(app, start: bool | None = None) -> None:
+    config = app.config
+    redis_client = app.extensions["resilience"].redis_client if "resilience" in app.extensions else None
+    if redis_client is not None:
+        history = RedisHistory(redis_client, config["CACHE_KEY_PREFIX"], config["MONITORING_HISTORY_SIZE"])
+    else:
+        history = MemoryHistory(config["MONITORING_HISTORY_SIZE"])
+    collector = Collector(app, history, redis_client, config["CACHE_KEY_PREFIX"],
+                          config["MONITORING_SAMPLE_INTERVAL_S"])
+    app.extensions["monitoring"] = collector
+    if start is None:
+        start = config["MONITORING_COLLECTOR"] and not app.testing and _serving()
+    if start:
+        collector.start()
+
+
+def current() -> Collector:
+    return current_app.extensions["monitoring"]
+
+
+def history(name: str, limit: int | None = None) -> list[list[float]]:
+    if name not in HEADLINES:
+        raise KeyError(name)
+    return current().history.series(name, limit)
+
+
+def health_score_of(components: list[health_score.Component], levels: dict[str, str]) -> dict:
+    value = health_score.score(components, levels.values())
+    return {"score": value, "label": health_score.label(value), "levels": levels,
+            "components": [{"name": c.name, "status": c.status, "essential": c.essential} for c in components]}
