@@ -14,8 +14,8 @@ from flask import current_app
 
 from services import resilience
 from services.process_records import MalformedResponse as UnusablePayload
-from services.process_records import ProcessRecord, note_upstream_request, parse_datajud_search
-from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable, MalformedResponse
+from services.process_records import ProcessRecord, parse_datajud_search, send_counted
+from services.resilience import DependencyUnavailable, MalformedResponse
 
 log = logging.getLogger("portal.datajud")
 NAME = "datajud"
@@ -39,20 +39,13 @@ def fetch_deadline_s() -> float:
 
 def fetch(cnj: str) -> list[ProcessRecord]:
     """The instances DataJud holds for a 20-digit TJES number; raises DependencyUnavailable."""
-    try:
-        response = resilience.dependency(NAME).request(
-            "POST", SEARCH_PATH,
-            json={"query": {"match": {"numeroProcesso": cnj}}, "size": 10},
-            headers={"Authorization": f"APIKey {current_app.config['DATAJUD_API_KEY']}"},
-            idempotent=True,  # a search: safe to repeat
-            validate=_json_with_hits,
-        )
-    except (BreakerOpen, ClientRateLimited):
-        raise  # nothing was sent
-    except DependencyUnavailable:
-        note_upstream_request()
-        raise
-    note_upstream_request()
+    response = send_counted(
+        resilience.dependency(NAME), "POST", SEARCH_PATH,
+        json={"query": {"match": {"numeroProcesso": cnj}}, "size": 10},
+        headers={"Authorization": f"APIKey {current_app.config['DATAJUD_API_KEY']}"},
+        idempotent=True,  # a search: safe to repeat
+        validate=_json_with_hits,
+    )
     if response.status_code == 401:
         log.error("DataJud refused the API key (HTTP 401): update DATAJUD_API_KEY from the DataJud wiki",
                   extra={"alert": "datajud_api_key"})

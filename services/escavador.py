@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from services import resilience
-from services.process_records import CodeName, Movement, ProcessRecord, note_upstream_request, parse_datetime
-from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable, MalformedResponse
+from services.process_records import CodeName, Movement, ProcessRecord, parse_datetime, send_counted
+from services.resilience import DependencyUnavailable, MalformedResponse
 from utils import cnj as cnj_numbers
 from utils.masking import mask
 
@@ -72,15 +72,8 @@ def _headers() -> dict[str, str]:
 
 def _get(url: str, validate, params: dict | None = None) -> Any:
     """One GET through the resilience layer; the decoded body, or None for a 404."""
-    try:
-        response = resilience.dependency(NAME).request("GET", url, params=params, headers=_headers(),
-                                                       validate=validate)
-    except (BreakerOpen, ClientRateLimited):
-        raise  # nothing was sent
-    except DependencyUnavailable:
-        note_upstream_request()
-        raise
-    note_upstream_request()
+    response = send_counted(resilience.dependency(NAME), "GET", url, params=params, headers=_headers(),
+                            validate=validate)
     status = response.status_code
     if status == 404:
         return None

@@ -33,6 +33,21 @@ def note_upstream_request() -> None:
         counter[0] += 1
 
 
+def send_counted(dependency, method: str, url: str, **kwargs):
+    """`dependency.request(...)`, noted as sent unless an open breaker or the portal's own rate limit refused it."""
+    from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable
+
+    try:
+        response = dependency.request(method, url, **kwargs)
+    except (BreakerOpen, ClientRateLimited):
+        raise  # nothing was sent
+    except DependencyUnavailable:
+        note_upstream_request()
+        raise
+    note_upstream_request()
+    return response
+
+
 @contextmanager
 def counting_upstream_requests() -> Iterator[list[int]]:
     """`with counting_upstream_requests() as sent:` — `sent[0]` is the requests this context sent."""
