@@ -135,6 +135,7 @@ def summary() -> dict:
                      "window_s": current_app.config["MONITORING_SAMPLE_INTERVAL_S"], "sampled_at": latest.get("time")},
         "latency": latency(snap.histogram(monitoring.LATENCY)),
         "latency_window_p95_ms": latest.get("p95_latency"),
+        "routes": routes(snap),
         "cache": cache_figures(snap),
         "system": {"cpu_percent": sample["cpu"], "memory_percent": sample["memory"], "disk_percent": sample["disk"]},
         "dependencies": upstreams,
@@ -143,9 +144,3 @@ def summary() -> dict:
         "alerts": [alerts.to_json(alert) for alert in alerts.active()],
         "health": monitoring.health_score_of(components(upstreams), levels),
     }
-
-
-def counts_by_route() -> dict[str, int]:
-    """Answered requests per route template (all workers): what the multi-worker test compares."""
-    snap = metrics.Snapshot()
-    return {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "route").items()}
