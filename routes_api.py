@@ -57,6 +57,56 @@ _ERROR = {"type": "object", "required": ["error", "request_id"], "properties": {
     "error": {"type": "object", "required": ["code", "message"],
               "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
     "request_id": {"type": "string"}}}
+
+def _admin(method: str, summary: str, description: str = "", body: dict | None = None, params=(), **responses):
+    """One admin-only monitoring operation: session cookie of an admin; 401 anonymous, 403 staff."""
+    operation = {"summary": summary, "tags": ["monitoring"], "security": [{"adminSession": []}],
+                 "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": t}} for n, t in params],
+                 "responses": {"200": {"description": description or "OK",
+                                       "content": {"application/json": {"schema": {"type": "object"}}}},
+                               "401": {"description": "Sem login (ou login antigo demais para ações: reautentique)",
+                                       "content": {"application/json": {"schema": _ERROR}}},
+                               "403": {"description": "Usuário sem o papel admin",
+                                       "content": {"application/json": {"schema": _ERROR}}}, **responses}}
+    if method == "post":
+        operation["description"] = "Exige login recente e o token CSRF no cabeçalho X-CSRFToken; fica na auditoria."
+    if body:
+        operation["requestBody"] = {"content": {"application/json": {"schema": body}}}
+    return {method: operation}
+
+
+_MONITORING = "/api/v1/monitoring"
+_NOT_FOUND = {"404": {"description": "Não encontrado", "content": {"application/json": {"schema": _ERROR}}}}
+MONITORING_PATHS = {
+    f"{_MONITORING}/health": {"get": {
+        "summary": "Saúde básica (pública): só o status", "tags": ["monitoring"],
+        "responses": {"200": {"description": "pass ou warn (um serviço externo fora)",
+                              "content": {"application/health+json": {"schema": {"type": "object", "properties": {
+                                  "status": {"type": "string", "enum": ["pass", "warn", "fail"]}}}}}},
+                      "503": {"description": "fail: banco de dados inacessível ou migrações pendentes"}}}},
+    f"{_MONITORING}/health/detailed": _admin("get", "Saúde por componente (checks) e nota de saúde 0–100"),
+    f"{_MONITORING}/metrics": _admin("get", "Documento do painel: requisições, latência p50/p95/p99, cache, "
+                                            "sistema, dependências, assistente, sincronização, alertas, nota",
+                                     "Números do servidor inteiro (todos os workers), não de um processo"),
+    f"{_MONITORING}/metrics/{{name}}": _admin(
+        "get", "Histórico de uma métrica (até 1.000 amostras de 30 s): request_rate, error_rate, p95_latency, "
+               "cache_hit_rate, cpu, memory", params=[("name", "string")], **_NOT_FOUND),
+    f"{_MONITORING}/performance": _admin("get", "Por rota: requisições por classe de status, erros, latência"),
+    f"{_MONITORING}/alerts": _admin("get", "Alertas ativos (?all=1: os mais recentes, resolvidos inclusive)"),
+    f"{_MONITORING}/alerts/{{alert_id}}/resolve": _admin("post", "Marcar um alerta como resolvido",
+                                                         params=[("alert_id", "integer")], **_NOT_FOUND),
+    f"{_MONITORING}/cache/status": _admin("get", "Backend do cache e contadores por namespace"),
+    f"{_MONITORING}/cache/clear": _admin("post", "Limpar um namespace do cache, ou as chaves de um padrão", body={
+        "type": "object", "required": ["namespace"],
+        "properties": {"namespace": {"type": "string"}, "pattern": {"type": "string", "description": "glob"}}}),
+    f"{_MONITORING}/breakers/{{name}}/{{action}}": _admin(
+        "post", "Disjuntor de um serviço: reset, force_open ou disable (em todos os workers, via Redis)",
+        params=[("name", "string"), ("action", "string")], **_NOT_FOUND),
+    f"{_MONITORING}/diagnostics": _admin("get", "Diagnóstico da instalação em JSON, sem segredos "
+                                                "(?download=1 para baixar)"),
+    f"{_MONITORING}/system/info": _admin("get", "CPU, memória, disco dos dados, rede e limites do contêiner"),
+}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Portal da 2ª Vara Cível de Cariacica — API", "version": "1.0.0",
@@ -78,8 +128,10 @@ OPENAPI = {
                                        "veja Retry-After",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             }}},
+        **MONITORING_PATHS,
     },
-    "components": {"schemas": {
+    "components": {"securitySchemes": {"adminSession": {"type": "apiKey", "in": "cookie", "name": "portal_session"}},
+                   "schemas": {
         "Error": _ERROR,
         "Movement": {"type": "object", "properties": {
             "date": {"type": "string", "format": "date-time"}, "code": {"type": ["integer", "null"]},

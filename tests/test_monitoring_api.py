@@ -164,3 +164,11 @@ def test_allowed_addresses_accept_networks(make_app):
     assert client.get("/metrics").status_code == 200
     client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
     assert client.get("/metrics").status_code == 404
+
+
+def test_every_monitoring_route_is_in_the_openapi_document(api_app):
+    documented = set(api_app.test_client().get("/api/v1/openapi.json").get_json()["paths"])
+    for rule in api_app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/monitoring"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            assert path in documented, path
