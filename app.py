@@ -13,12 +13,25 @@ import errors
 import routes
 import routes_admin
 import routes_api
+import routes_assistant
 import routes_health
 import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import auth, cache, content, database, diagnostics, health, metrics, monitoring, resilience, sync
+from services import (
+    assistant,
+    auth,
+    cache,
+    content,
+    database,
+    diagnostics,
+    health,
+    metrics,
+    monitoring,
+    resilience,
+    sync,
+)
 from utils import json_log, request_middleware
 
 
@@ -30,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for warning in app.config.pop("STARTUP_WARNINGS", []):
         logging.getLogger("portal.config").warning(warning)
     _register_extensions(app)
-    for service in (database, content, cache, resilience, health):
+    for service in (database, content, cache, resilience, health, assistant):
         try:
             service.init_app(app)
         except content.ContentError as exc:
@@ -38,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(routes_health.bp)
     app.register_blueprint(routes.bp)
     app.register_blueprint(routes_api.bp)
+    app.register_blueprint(routes_assistant.bp)
     app.register_blueprint(routes_admin.bp)
     app.register_blueprint(routes_staff.bp)
     app.register_blueprint(routes_monitoring.bp)

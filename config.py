@@ -285,6 +285,13 @@ def load(environ, instance_path) -> LoadedConfig:
         # CNJ publishes this key on the DataJud wiki and may rotate it: configurable, never logged.
         "DATAJUD_API_KEY": (environ.get("DATAJUD_API_KEY") or "").strip() or DATAJUD_PUBLIC_KEY,
         "ESCAVADOR_API_KEY": (environ.get("ESCAVADOR_API_KEY") or "").strip() or None,
+        # The assistant: without OPENAI_API_KEY it answers from retrieval alone (the embedded default).
+        "OPENAI_API_KEY": (environ.get("OPENAI_API_KEY") or "").strip() or None,
+        "OPENAI_MODEL": (environ.get("OPENAI_MODEL") or "").strip() or "gpt-4o-mini",
+        "ASSISTANT_LLM_CONCURRENCY": _int(environ, "ASSISTANT_LLM_CONCURRENCY", 4, minimum=1, maximum=64),
+        "ASSISTANT_CACHE_TTL": _int(environ, "ASSISTANT_CACHE_TTL", 3600, minimum=0),
+        "ASSISTANT_RATE_LIMIT": _rate_limit(environ, "ASSISTANT_RATE_LIMIT", "30/minute"),
+        "CHAT_RETENTION_DAYS": _int(environ, "CHAT_RETENTION_DAYS", 30, minimum=1),
         "SYNC_ENABLED": _choice(environ, "SYNC_ENABLED", "true", ("true", "false")) == "true",
         "SYNC_INTERVAL_S": _int(environ, "SYNC_INTERVAL_S", 1800, minimum=60),
         "SYNC_BATCH_SIZE": _int(environ, "SYNC_BATCH_SIZE", 10, minimum=1, maximum=1000),

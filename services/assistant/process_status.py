@@ -1,0 +1,107 @@
+"""The process path: a CNJ number in the message → the process's status from `processes.lookup`.
+
+The answer says what the last movements mean in plain language, how fresh the data is and where the
+full timeline is; a restricted process shows its number and nothing else. An invalid number gets the
+validator's own message. Answers here hold process data: they are never cached by the assistant.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from services import processes, timeline
+from services.cache import CacheLoadTimeout
+from services.process_records import COURT_TIMEZONE
+from utils import cnj
+
+LAST_MOVEMENTS = 3
+# The formatted number, 20 bare digits, or a looser run of digits and separators that may be a mistyped number.
+_FORMATTED = re.compile(r"(?<!\d)\d{7}-\d{2}\.\d{4}\.\d\.\d{2}\.\d{4}(?!\d)")
+_BARE = re.compile(r"(?<!\d)\d{20}(?!\d)")
+_LOOSE = re.compile(r"(?<![\d])\d[\d.\-/ ]{14,30}\d(?![\d])")
+_DEGREE_NAMES = {"G1": "1º grau", "G2": "2º grau (Tribunal)", "JE": "Juizado Especial", "TR": "Turma Recursal"}
+_HELP = ("Para entender o que isso significa no seu caso, fale com o seu advogado ou com a Defensoria Pública "
+         "(telefone 129). Este assistente não dá orientação jurídica.")
+
+
+@dataclass(frozen=True)
+class ProcessAnswer:
+    text: str
+    sources: list[dict]
+
+
+def find_number(text: str) -> str | None:
+    """The part of the message that is (or looks like) a CNJ number, or None."""
+    for pattern in (_FORMATTED, _BARE):
+        match = pattern.search(text)
+        if match:
+            return match.group(0)
+    for match in _LOOSE.finditer(text):
+        digits = sum(ch.isdigit() for ch in match.group(0))
+        if 18 <= digits <= 22:
+            return match.group(0).strip()
+    return None
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "data não informada"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(COURT_TIMEZONE)
+    return moment.strftime("%d/%m/%Y")
+
+
+def _moment(iso: str) -> str:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(COURT_TIMEZONE)
+    return moment.strftime("%d/%m/%Y às %H:%M")
+
+
+def answer(typed: str) -> ProcessAnswer:
+    """The status of the process numbered `typed` (any common spelling), as plain text with its link."""
+    try:
+        result = processes.lookup(typed)
+    except cnj.InvalidCnj as exc:
+        return ProcessAnswer(f"{exc.message} Confira o número e envie de novo.",
+                             [{"title": "Consulta de processos", "url": "/consulta"}])
+    except processes.ProcessNotFound:
+        return ProcessAnswer(
+            "Não encontrei esse processo no DataJud, a base pública do CNJ. Ele pode não existir, estar em segredo "
+            "de justiça ou ainda não ter sido enviado pelo tribunal ao DataJud. Confira o número; se estiver certo, "
+            "pergunte pelo Balcão Virtual do TJES.",
+            [{"title": "Consulta de processos", "url": "/consulta"},
+             {"title": "Balcão Virtual do TJES", "url": "https://www.tjes.jus.br/balcao-virtual/"}])
+    except (processes.ProcessUnavailable, CacheLoadTimeout):
+        return ProcessAnswer(
+            "Não consegui consultar esse processo agora: a fonte dos dados (DataJud, do CNJ) não está respondendo. "
+            "Tente de novo em alguns minutos ou use a consulta pública do PJe no portal do TJES.",
+            [{"title": "Consulta de processos", "url": "/consulta"}])
+    payload = result.payload
+    number = payload["cnj"]
+    link = {"title": f"Processo {number}", "url": f"/processos/{number}"}
+    if payload.get("restricted"):
+        return ProcessAnswer(
+            f"O processo {number} está em segredo de justiça. Por isso, este portal não mostra nenhum dado dele. "
+            "Só as partes e os seus advogados podem consultá-lo.", [link])
+    lines = [f"Processo {number} (TJES). Dados do DataJud, do CNJ, atualizados em {_moment(payload['fetched_at'])}."]
+    if payload.get("stale"):
+        reason = payload.get("stale_reason") or "a fonte está indisponível"
+        lines.append(f"Atenção: estes são os últimos dados guardados; {reason}.")
+    for instance in payload["instances"]:
+        degree = _DEGREE_NAMES.get(instance.get("degree"), instance.get("degree") or "instância não informada")
+        klass = (instance.get("class") or {}).get("name") or "classe não informada"
+        body = (instance.get("judging_body") or {}).get("name")
+        lines.append("")
+        lines.append(f"{degree}: {klass}" + (f", {body}" if body else "") + ".")
+        movements = instance.get("movements") or []
+        if not movements:
+            lines.append("Nenhuma movimentação registrada nesta instância.")
+            continue
+        lines.append("Últimas movimentações:")
+        for movement in movements[:LAST_MOVEMENTS]:
+            label = timeline.category_label(movement["category"])
+            lines.append(f"• {_when(movement['date'])} — {label}: {movement['name']}.")
+        latest = movements[0]["category"]
+        lines.append(f"O que isso quer dizer: {timeline.explanation(latest)}")
+    lines.append("")
+    lines.append(f"A linha do tempo completa está na página do processo. {_HELP}")
+    return ProcessAnswer("\n".join(lines), [link])

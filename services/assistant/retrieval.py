@@ -1,0 +1,180 @@
+"""BM25 over the court's own content: the FAQ entries and every section of every page.
+
+The passages come from the same loaded `Content` the pages render (services.content), so the
+assistant can only say what the portal publishes. bm25s ranks them; the tokens are folded,
+stop-worded and stemmed pt-BR (services.assistant.text), a misspelt word is brought to the closest
+word of the corpus, and a few everyday words are expanded to the words the content uses.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+
+from services.assistant import text as pt
+from services.content import FAQ_SLUG, Content
+
+# A passage is used only when it scores at least MIN_SCORE (BM25, k1=1.2, b=0.75 over this corpus) and holds
+# at least MIN_COVERAGE of the question's weight (the idf of its words, a word the corpus lacks counting as the
+# rarest): "previsão do tempo amanhã" shares a word or two with the content but is not about it. Below either,
+# the assistant says it did not find the information. Tuned on tests/assistant_eval.py.
+MIN_SCORE = 1.0
+MIN_COVERAGE = 0.45
+CANDIDATES = 10
+FAQ_QUESTION_WEIGHT = 3  # the question of a FAQ entry says what it answers: it counts three times
+TITLE_WEIGHT = 2
+
+# Everyday words → the words the content uses (folded, before stemming).
+SYNONYMS = {
+    "ligar": "telefone", "telefonar": "telefone", "fone": "telefone", "zap": "whatsapp", "zapzap": "whatsapp",
+    "fica": "endereco", "localizacao": "endereco", "localiza": "endereco", "chegar": "endereco",
+    "abre": "atendimento", "fecha": "atendimento", "forum": "endereco", "funciona": "horario", "expediente": "horario",
+    "acompanhar": "acompanho", "andamento": "acompanho", "situacao": "acompanho", "movimentacao": "acompanho",
+    "boleto": "guia", "taxa": "custas", "taxas": "custas", "pagamento": "guia", "horas": "horario",
+    "dinheiro": "defensoria", "demitido": "trabalho", "demitida": "trabalho", "empregador": "trabalho",
+    "emergencia": "urgencia", "urgente": "urgencia", "noite": "plantao", "madrugada": "plantao",
+    "feriado": "plantao", "fim": "plantao", "fraude": "golpe", "falsa": "golpe", "falso": "golpe",
+    "divorcio": "familia", "separacao": "familia", "pensao": "alimenticia", "alimentos": "alimenticia",
+    "trabalhista": "trabalho", "patrao": "trabalho", "demissao": "trabalho", "emprego": "trabalho",
+    "aposentadoria": "inss", "heranca": "inventario", "videochamada": "video", "videoconferencia": "video",
+    "online": "virtual", "internet": "virtual", "gratis": "gratuita", "gratuito": "gratuita",
+    "pobre": "defensoria", "defensor": "defensoria", "juridica": "advogado", "advocacia": "advogado",
+    "significado": "significa", "segredo": "segredo", "sigilo": "segredo",
+    "sigiloso": "segredo", "julgamento": "sentenca", "recorrer": "recurso", "juizado": "juizado",
+    "pequenas": "juizado", "libras": "libras", "cego": "acessibilidade", "deficiencia": "acessibilidade",
+    "dados": "privacidade", "lgpd": "privacidade", "pessoais": "privacidade",
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    kind: str  # "faq" | "page"
+    key: str  # the FAQ id or "slug#anchor"
+    title: str
+    url: str  # a path of this portal
+    text: str  # readable plain text (paragraphs, "• " list items)
+    links: tuple[Link, ...] = field(default=())  # links inside the text and the passage's sources
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+
+
+_HEADING = re.compile(r'<h([23])[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.S | re.I)
+_ANCHOR = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.S | re.I)
+
+
+def _links_in(fragment: str) -> list[Link]:
+    return [Link(pt.html_to_text(label) or url, url) for url, label in _ANCHOR.findall(fragment)]
+
+
+def passages_of(content: Content) -> list[Passage]:
+    """Every FAQ entry and every page section, as passages with their portal address."""
+    result = []
+    for entry in content.faq:
+        links = _links_in(entry.answer_html) + [Link(s.title, s.url) for s in entry.sources]
+        result.append(Passage("faq", entry.id, entry.question, f"/{FAQ_SLUG}#{entry.id}",
+                              pt.html_to_text(entry.answer_html), tuple(links)))
+    for page in content.pages.values():
+        sources = [Link(s.title, s.url) for s in page.sources]
+        pieces = _HEADING.split(page.html)
+        intro = pieces[0]
+        if pt.html_to_text(intro):
+            result.append(Passage("page", page.slug, page.title, page.path,
+                                  (page.summary + "\n\n" + pt.html_to_text(intro)).strip(),
+                                  tuple(_links_in(intro))))
+        parent = None
+        for index in range(1, len(pieces), 4):
+            level, anchor, heading, body = pieces[index:index + 4]
+            heading_text = pt.html_to_text(heading)
+            parent = heading_text if level == "2" else parent
+            title = f"{page.title}: {heading_text}" if level == "2" or not parent else \
+                f"{page.title}: {parent} — {heading_text}"
+            body_text = pt.html_to_text(body)
+            if not body_text:
+                continue
+            own_links = _links_in(body)
+            cited = [link for link in sources if any(link.url == own.url for own in own_links)]
+            result.append(Passage("page", f"{page.slug}#{anchor}", title, f"{page.path}#{anchor}", body_text,
+                                  tuple(own_links + cited)))
+    return result
+
+
+def _document_tokens(passage: Passage) -> list[str]:
+    weight = FAQ_QUESTION_WEIGHT if passage.kind == "faq" else TITLE_WEIGHT
+    return pt.tokens(passage.title) * weight + pt.tokens(passage.text)
+
+
+class Index:
+    """The BM25 index of the content, built once per app (the content changes only with a deploy)."""
+
+    def __init__(self, content: Content):
+        self.passages = passages_of(content)
+        corpus = [_document_tokens(p) for p in self.passages]
+        self.vocabulary = pt.Vocabulary(word for p in self.passages for word in pt.words(p.title + " " + p.text))
+        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self._bm25.index(corpus, show_progress=False)
+        self._token_sets = [frozenset(tokens) for tokens in corpus]
+        frequency: dict[str, int] = {}
+        for tokens in self._token_sets:
+            for token in tokens:
+                frequency[token] = frequency.get(token, 0) + 1
+        count = len(corpus)
+        self._idf = {token: math.log(1 + (count - df + 0.5) / (df + 0.5)) for token, df in frequency.items()}
+        self._unknown_idf = math.log(1 + (count + 0.5) / 0.5)
+
+
+    def query_groups(self, question: str) -> list[tuple[str, ...]]:
+        """One group per meaningful word of the question: its stem, the stem of the corpus word it was
+        probably meant to be (typos), and the stem of the word the content uses for it (synonyms)."""
+        groups = []
+        for word in pt.words(question):
+            stems = [pt.stem(variant) for variant in self.vocabulary.variants(word)]
+            if word in SYNONYMS:
+                stems.append(pt.stem(SYNONYMS[word]))
+            group = tuple(dict.fromkeys(stem for index, stem in enumerate(stems) if index == 0 or stem in self._idf))
+            if group not in groups:
+                groups.append(group)
+        return groups
+
+    def coverage(self, groups: list[tuple[str, ...]], index: int) -> float:
+        """The share of the question's weight that passage `index` holds: each word weighs the idf of its first
+        known stem (a word the corpus lacks weighs as the rarest word) and counts when any of its stems is held."""
+        held = total = 0.0
+        tokens = self._token_sets[index]
+        for group in groups:
+            weight = next((self._idf[stem] for stem in group if stem in self._idf), self._unknown_idf)
+            total += weight
+            if any(stem in tokens for stem in group):
+                held += weight
+        return held / total if total else 0.0
+
+    def search(self, question: str, k: int = 4) -> list[Hit]:
+        """The best passages for a question, best first; only relevant ones (MIN_SCORE and MIN_COVERAGE)."""
+        groups = self.query_groups(question)
+        query = list(dict.fromkeys(stem for group in groups for stem in group))
+        if not query:
+            return []
+        scores = self._bm25.get_scores(query)
+        hits = []
+        for i in np.argsort(-scores)[:CANDIDATES]:
+            coverage = self.coverage(groups, int(i))
+            if scores[i] >= MIN_SCORE and coverage >= MIN_COVERAGE:
+                # Among relevant passages, the one that holds more of the question comes first.
+                hits.append(Hit(self.passages[i], float(scores[i]) * coverage))
+        hits.sort(key=lambda hit: -hit.score)
+        return hits[:k]
+
+    def by_key(self, key: str) -> Passage | None:
+        return next((p for p in self.passages if p.key == key), None)
