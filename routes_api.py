@@ -112,6 +112,24 @@ OPENAPI = {
     "info": {"title": "Portal da 2ª Vara Cível de Cariacica — API", "version": "1.0.0",
              "description": "Consulta pública de processos do TJES pelo número CNJ, a partir do DataJud (CNJ)."},
     "paths": {
+        "/api/v1/chat": {"post": {
+            "summary": "Pergunta ao assistente virtual (envie X-CSRFToken quando chamar do navegador)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "string", "maxLength": 1000, "example": "Como consigo uma certidão?"},
+                    "session_id": {"type": ["string", "null"], "format": "uuid"}}}}}},
+            "responses": {
+                "200": {"description": "Resposta", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["answer", "sources", "path", "session_id"], "properties": {
+                        "answer": {"type": "string", "description": "Texto simples, sem HTML"},
+                        "sources": {"type": "array", "items": {"type": "object", "properties": {
+                            "title": {"type": "string"}, "url": {"type": "string"}}}},
+                        "path": {"type": "string", "enum": ["process", "llm", "retrieval", "fallback"]},
+                        "session_id": {"type": "string", "format": "uuid"}}}}}},
+                "400": {"description": "Mensagem vazia, longa demais, inválida ou token CSRF ausente",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "429": {"description": "Limite de mensagens atingido (30 por minuto); veja Retry-After"},
+            }}},
         "/api/v1/processos/{numero}": {"get": {
             "summary": "Processo pelo número CNJ (com ou sem pontuação)",
             "parameters": [{"name": "numero", "in": "path", "required": True, "schema": {"type": "string"},
