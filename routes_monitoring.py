@@ -24,6 +24,7 @@ from services import (
     system_info,
 )
 from services.auth import require_role
+from utils import request_middleware
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
 scrape_bp = Blueprint("metrics", __name__)
@@ -171,15 +172,8 @@ def system():
 
 
 def _address_allowed(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in ipaddress.ip_network(item, strict=False)
+    ip = request_middleware.parse_address(address)
+    return ip is not None and any(ip in ipaddress.ip_network(item, strict=False)
                for item in current_app.config["METRICS_ALLOWED_ADDRESSES"])
 
 

@@ -121,21 +121,21 @@ _request_children: dict[tuple[str, str, int], tuple] = {}
 _in_flight_children: dict[str, object] = {}
 
 
-def request_started(route: str | None) -> None:
-    """A request was routed (route template or None); counted in flight until `request_ended`."""
+def _in_flight(route: str | None):
     route = route or UNMATCHED_ROUTE
     gauge = _in_flight_children.get(route)
     if gauge is None:
         gauge = _in_flight_children[route] = HTTP_IN_FLIGHT.labels(route)
-    gauge.inc()
+    return gauge
+
+
+def request_started(route: str | None) -> None:
+    """A request was routed (route template or None); counted in flight until `request_ended`."""
+    _in_flight(route).inc()
 
 
 def request_ended(route: str | None) -> None:
-    route = route or UNMATCHED_ROUTE
-    gauge = _in_flight_children.get(route)
-    if gauge is None:
-        gauge = _in_flight_children[route] = HTTP_IN_FLIGHT.labels(route)
-    gauge.dec()
+    _in_flight(route).dec()
 
 
 def request_finished(route: str | None, method: str, status: int, seconds: float) -> None:

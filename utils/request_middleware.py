@@ -30,16 +30,22 @@ def request_id_from(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def truncate_address(address: str | None) -> str | None:
-    """The client's network, not the client: IPv4 to /24, IPv6 to /48."""
+def parse_address(address: str | None):
+    """The client's IP address (an IPv4-mapped IPv6 address as IPv4), or None when it is not one."""
     if not address:
         return None
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return None
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip
+
+
+def truncate_address(address: str | None) -> str | None:
+    """The client's network, not the client: IPv4 to /24, IPv6 to /48."""
+    ip = parse_address(address)
+    if ip is None:
+        return None
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
