@@ -1,0 +1,45 @@
+"""The assistant page in a real browser (Chromium through Playwright, against gunicorn): with JavaScript the answer
+arrives by fetch into the aria-live log and focus stays in the question box; without JavaScript the form posts."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import Watcher, _serious_axe_violations, browser, context, datajud, server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_chat_with_javascript(server, context):  # noqa: F811
+    page = context.new_page()
+    watcher = Watcher(page)
+    page.goto(server + "/assistente")
+    assert page.locator("#chat-log").get_attribute("aria-live") == "polite"
+    page.fill("#mensagem", "como tirar certidao negativa")
+    page.locator("#chat-enviar").click()
+    answer = page.locator(".chat__msg--assistant").nth(1)
+    answer.wait_for(timeout=10_000)
+    assert "objeto e pé" in answer.inner_text()
+    assert answer.locator("a[href='/perguntas-frequentes#certidoes']").count() == 1
+    assert page.evaluate("document.activeElement.id") == "mensagem"
+    assert page.url.endswith("/assistente")  # no page load: the answer came by fetch
+    page.fill("#mensagem", "   ")
+    page.keyboard.press("Enter")
+    assert page.get_by_role("alert").inner_text().strip() == "Escreva a sua pergunta antes de enviar."
+    assert watcher.errors == []
+    assert _serious_axe_violations(page) == []
+
+
+def test_the_chat_without_javascript(server, browser):  # noqa: F811
+    no_js = browser.new_context(locale="pt-BR", java_script_enabled=False)
+    try:
+        page = no_js.new_page()
+        page.goto(server + "/assistente")
+        page.fill("#mensagem", "Preciso de advogado?")
+        page.get_by_role("button", name="Enviar pergunta").click()
+        assert page.locator("#resposta").is_visible()
+        assert "Defensoria" in page.locator("#resposta").inner_text()
+        page.get_by_role("button", name="Apagar minha conversa").click()
+        assert "A sua conversa foi apagada." in page.content()
+        assert page.locator(".chat__msg").count() == 1  # only the greeting
+    finally:
+        no_js.close()
