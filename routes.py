@@ -19,8 +19,13 @@ PAGE_CACHE_TTL = 3600
 
 @bp.app_template_filter("datahora")
 def format_moment(value) -> str:
-    """An ISO date-time (UTC) as the court's local "dd/mm/aaaa às hh:mm"."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    """An ISO date-time, a datetime or unix seconds (UTC) as the court's local "dd/mm/aaaa às hh:mm"."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int | float):  # unix seconds, as the monitoring figures carry them
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if moment.tzinfo is None:  # SQLite returns naive values; the portal writes UTC
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(COURT_TIMEZONE)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+import errors
 from extensions import limiter
 from forms import LoginForm, ReauthenticateForm
-from services import accounts, audit, auth
+from services import accounts, admin_actions, audit, auth, cache, diagnostics
+from services import dashboard as dashboard_service
 from utils.masking import mask
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -114,4 +116,53 @@ def audit_log():
 @bp.get("/dashboard")
 @auth.require_role("admin")
 def dashboard():
-    return render_template("admin/dashboard.html")
+    """The whole server's figures, rendered for a browser without JavaScript; the script refreshes them."""
+    return render_template("admin/dashboard.html", summary=dashboard_service.summary(),
+                           namespaces=sorted(cache.current().stats()),
+                           breaker_actions=admin_actions.BREAKER_ACTIONS)
+
+
+# Each action: a first POST without `confirmado` shows what it will do; the confirmed POST does it.
+ACTIONS = {
+    "cache": "Limpar o cache “{namespace}”{pattern_text}",
+    "disjuntor": "Disjuntor de {dependency}: {action_label}",
+    "alerta": "Marcar o alerta {alert_id} como resolvido",
+}
+
+
+@bp.post("/acoes/<kind>")
+@auth.require_role("admin", fresh=True)
+def action(kind):
+    if kind not in ACTIONS:
+        return errors.render_error(404)
+    form = request.form
+    # "operacao", not "action": a form field named "action" would shadow form.action in the browser's DOM.
+    fields = {key: form.get(key, "").strip()[:200] for key in ("namespace", "pattern", "dependency", "operacao",
+                                                              "alert_id")}
+    if form.get("confirmado") != "sim":
+        description = ACTIONS[kind].format(
+            pattern_text=f" (padrão “{fields['pattern']}”)" if fields["pattern"] else "",
+            action_label=admin_actions.BREAKER_ACTIONS.get(fields["operacao"], fields["operacao"]), **fields)
+        return render_template("admin/confirm.html", kind=kind, fields=fields, description=description)
+    try:
+        if kind == "cache":
+            outcome = admin_actions.clear_cache(fields["namespace"], fields["pattern"])
+        elif kind == "disjuntor":
+            outcome = admin_actions.breaker(fields["dependency"], fields["operacao"])
+        else:
+            if not fields["alert_id"].isdigit():
+                raise admin_actions.ActionRefused("Alerta não encontrado.", status=404)
+            outcome = admin_actions.resolve_alert(int(fields["alert_id"]), current_user.username)
+    except admin_actions.ActionRefused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.dashboard"), code=303)
+    flash(outcome.message, "success")
+    return redirect(url_for("admin.dashboard"), code=303)
+
+
+@bp.get("/diagnostico")
+@auth.require_role("admin")
+def diagnostics_page():
+    checks = diagnostics.run()
+    audit.record("diagnostics.run", overall=diagnostics.overall(checks))
+    return render_template("admin/diagnostics.html", checks=checks, overall=diagnostics.overall(checks))

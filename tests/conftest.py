@@ -115,8 +115,8 @@ def log_lines(tmp_path):
 
 
 def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
+    match = tag and re.search(r'value="([^"]+)"', tag.group(0))
     assert match, "no CSRF token in the form"
     return match.group(1)
 

@@ -13,6 +13,8 @@ INVALID = "Usuário ou senha incorretos"
 LOCKED = "Muitas tentativas sem sucesso"
 # Routes under the restricted prefixes that anyone may reach.
 OPEN_RESTRICTED_ROUTES = {"/admin/login", "/admin/logout", "/api/v1/monitoring/health"}
+# Guarded by address or admin login and answering 404 to anyone else (its own tests: tests/test_metrics*.py).
+ADDRESS_GUARDED_ROUTES = {"/metrics"}
 RESTRICTED_PREFIXES = ("/admin", "/equipe", "/api/v1/monitoring", "/metrics")
 STAFF_PREFIXES = ("/equipe",)
 
@@ -189,8 +191,14 @@ def _sample_url(rule) -> str:
 
 
 def _restricted_rules(app):
-    return [rule for rule in app.url_map.iter_rules()
-            if rule.rule.startswith(RESTRICTED_PREFIXES) and rule.rule not in OPEN_RESTRICTED_ROUTES]
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(RESTRICTED_PREFIXES)
+            and rule.rule not in OPEN_RESTRICTED_ROUTES | ADDRESS_GUARDED_ROUTES]
+
+
+def test_the_metrics_scrape_refuses_other_addresses_and_staff(app, anonymous, login):
+    assert anonymous.get("/metrics").status_code == 404
+    login(anonymous, app, role="staff")
+    assert anonymous.get("/metrics").status_code == 404
 
 
 def test_every_restricted_route_refuses_anonymous_users(app, anonymous):
