@@ -37,8 +37,18 @@ BREAKER_STATE_NAMES = {value: name for name, value in BREAKER_STATE_VALUES.items
 
 
 def multiprocess_dir() -> str | None:
-    """The directory of the per-worker files, when running in multiprocess mode."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    """The directory of the per-worker files in multiprocess mode, else None.
+
+    prometheus_client chose the mode when it was imported, from PROMETHEUS_MULTIPROC_DIR (set by
+    gunicorn.conf.py); its collector reads that variable itself, so this module never reads the environment.
+    """
+    from prometheus_client import values
+
+    if values.ValueClass is values.MutexValue:
+        return None
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    return MultiProcessCollector(None)._path
 
 
 # -- requests -----------------------------------------------------------------------------------------
