@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import Watcher, _serious_axe_violations, browser, context, datajud, server  # noqa: F401
+from tests.test_browser import Watcher, _serious_axe_violations, context, datajud, server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

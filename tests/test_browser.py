@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET, skip_or_fail
+from tests.conftest import TEST_SECRET
 from tests.fake_datajud import FakeDataJud, load_documents
 
 pytestmark = pytest.mark.browser
@@ -29,14 +28,6 @@ PUBLIC_PAGES = ["/", "/a-vara", "/servicos", "/perguntas-frequentes", "/contato"
                 "/processos/0022783-22.2017.8.08.0024", "/pagina-inexistente"]
 EXPECTED_STATUS = {"/pagina-inexistente": 404, "/consulta?numero=0022783-23.2017.8.08.0024": 400}
 SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _chromium() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,19 +70,6 @@ def server(tmp_path_factory, datajud):
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = _chromium()
-    if not executable:
-        skip_or_fail("Chromium is not installed (Debian package 'chromium')")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

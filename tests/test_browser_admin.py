@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD, TEST_SECRET, skip_or_fail
-from tests.test_browser import CHROMIUM_FLAGS, Watcher, _chromium, _free_port, _serious_axe_violations
+from tests.conftest import TEST_PASSWORD, TEST_SECRET
+from tests.test_browser import Watcher, _free_port, _serious_axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -49,19 +49,6 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    if not executable:
-        skip_or_fail("Chromium is not installed (Debian package 'chromium')")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def wait_until(page, function: str, arg=None, timeout_s: float = 20.0) -> None:
