@@ -54,10 +54,13 @@ def rules_from_config(config) -> dict[str, Rule]:
     return {name: Rule(name, tuple(config[key]), worse, message) for name, key, worse, message in specs}
 
 
+SERVICE_LABELS = {"redis": "Redis", "datajud": "DataJud", "escavador": "Escavador", "openai": "OpenAI"}
 # Conditions that are on or off; the reading is 1 (on) or 0 (off).
 FIXED = {
     "breaker_open": ("error", "O disjuntor de {name} está aberto: as chamadas a esse serviço estão suspensas."),
     "breaker_forced_open": ("warning", "O disjuntor de {name} foi aberto por um administrador."),
+    "component_down": ("error", "O {name} não responde: o portal segue funcionando com o cache na memória de cada "
+                                "processo, sem dividir disjuntores e limites entre os processos."),
     "datajud_401": ("critical", "O DataJud recusou a chave de API (HTTP 401): atualize DATAJUD_API_KEY com a chave "
                                 "pública publicada na wiki do DataJud."),
 }
@@ -151,7 +154,8 @@ def evaluate(readings: dict[str, float | None], config, now: datetime | None = N
             if kind in FIXED:
                 severity, template = FIXED[kind]
                 if value >= 1:
-                    outcome = _raise(condition, severity, template.format(name=name), value, 1.0, now)
+                    outcome = _raise(condition, severity, template.format(name=SERVICE_LABELS.get(name, name)),
+                                     value, 1.0, now)
                 else:
                     outcome = "cleared" if _clear_if_due(condition, now, clear_after, value) else None
             elif condition in rules:

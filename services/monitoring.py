@@ -24,7 +24,7 @@ from collections import deque
 
 from flask import current_app
 
-from services import alerts, health_score, metrics, system_info
+from services import alerts, cache, health_score, locks, metrics, system_info
 
 log = logging.getLogger("portal.monitoring")
 
@@ -107,6 +107,39 @@ class RedisHistory:
         self.redis.set(f"{self.prefix}baseline", json.dumps(baseline), ex=86400)
 
 
+class ResilientHistory:
+    """Redis history that falls back to this process's memory while Redis fails: the dashboard and the
+    alerts keep working through a Redis outage (with per-process history until Redis returns)."""
+
+    def __init__(self, shared: RedisHistory, local: MemoryHistory):
+        self.shared, self.local = shared, local
+
+    def _try(self, operation: str, *args):
+        try:
+            result = getattr(self.shared, operation)(*args)
+        except Exception as exc:
+            log.warning("monitoring history in memory: Redis unavailable", extra={"reason": type(exc).__name__})
+            return getattr(self.local, operation)(*args)
+        if operation in ("append", "set_baseline"):
+            getattr(self.local, operation)(*args)  # kept warm for the next outage
+        return result
+
+    def append(self, sample: dict) -> None:
+        self._try("append", sample)
+
+    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
+        return self._try("series", name, limit)
+
+    def latest(self) -> dict | None:
+        return self._try("latest")
+
+    def baseline(self) -> dict | None:
+        return self._try("baseline")
+
+    def set_baseline(self, baseline: dict) -> None:
+        self._try("set_baseline", baseline)
+
+
 # -- the window between two samples --------------------------------------------------------------------------
 def baseline_of(snap: metrics.Snapshot) -> dict:
     """The cumulative figures a later sample subtracts to get its window."""
@@ -162,6 +195,7 @@ class Collector:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._stop = threading.Event()
+        self._file_lock = None
 
     def is_leader(self) -> bool:
         """Hold (or take) the server's collector lock; without Redis the process is its own server."""
@@ -171,8 +205,18 @@ class Collector:
             ttl_ms = int(self.interval_s * 2.5 * 1000)
             return bool(self._script(keys=[self._lock_key], args=[self._token, ttl_ms]))
         except Exception as exc:
+            # Redis is down: the machine's processes elect one collector among themselves with a file
+            # lock, so the outage itself is still sampled and alerted on (one alert: the unique index).
             log.warning("monitoring collector lock unavailable", extra={"reason": type(exc).__name__})
-            return False
+            return self._machine_leader()
+
+    def _machine_leader(self) -> bool:
+        if self._file_lock is None:
+            lock = locks.FileLock(os.path.join(self.app.instance_path, "monitoring-collector.lock"))
+            if not lock.acquire():
+                return False
+            self._file_lock = lock  # held for the life of the process, like a leader's Redis lease
+        return True
 
     def run_once(self, force: bool = False) -> dict | None:
         """Take one sample and evaluate the alerts, if this process is the collector (or `force`)."""
@@ -232,6 +276,8 @@ def alert_readings(sample: dict, snap: metrics.Snapshot) -> dict[str, float | No
         state = metrics.BREAKER_STATE_NAMES.get(int(value), "closed")
         readings[f"breaker_open:{name}"] = 1.0 if state == "open" else 0.0
         readings[f"breaker_forced_open:{name}"] = 1.0 if state == "forced_open" else 0.0
+    if current_app.config.get("REDIS_URL"):
+        readings["component_down:redis"] = 0.0 if cache.current().ping() else 1.0
     readings["datajud_401"] = None if sample.get("datajud_401") is None else float(sample["datajud_401"] > 0)
     readings["sync_failures"] = consecutive_sync_failures()
     return readings
@@ -290,7 +336,9 @@ def init_app(app, start: bool | None = None) -> None:
     config = app.config
     redis_client = app.extensions["resilience"].redis_client if "resilience" in app.extensions else None
     if redis_client is not None:
-        history = RedisHistory(redis_client, config["CACHE_KEY_PREFIX"], config["MONITORING_HISTORY_SIZE"])
+        history = ResilientHistory(
+            RedisHistory(redis_client, config["CACHE_KEY_PREFIX"], config["MONITORING_HISTORY_SIZE"]),
+            MemoryHistory(config["MONITORING_HISTORY_SIZE"]))
     else:
         history = MemoryHistory(config["MONITORING_HISTORY_SIZE"])
     collector = Collector(app, history, redis_client, config["CACHE_KEY_PREFIX"],
