@@ -6,7 +6,13 @@ import logging
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -197,3 +203,63 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_portal(tmp: Path, workers: int = 1, threads: int = 4, users: tuple = (), **settings):
+    """The portal under real gunicorn on a free loopback port, on a migrated SQLite database of its own.
+
+    `users` are (username, role) pairs created with the CLI (password TEST_PASSWORD); yields the base URL.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "LOG_FILE")}
+    env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
+               LOG_FILE=str(tmp / "portal.log"), **settings)
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    for username, role in users:
+        subprocess.run([*flask, "users", "create", "--username", username, "--role", role, "--password-stdin"],
+                       cwd=ROOT, env=env, check=True, capture_output=True, input=TEST_PASSWORD + "\n", text=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", str(workers), "--threads", str(threads),
+         "-b", f"127.0.0.1:{port}", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.time() > deadline or process.poll() is not None:
+                    pytest.fail("the portal did not start under gunicorn")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
+OWN_DATAJUD = ROOT / "tests" / "fixtures" / "datajud"
+
+
+@pytest.fixture
+def datajud():
+    """A fake DataJud on loopback serving the shared fixtures and the project's own quirk cases."""
+    from tests.fake_datajud import FakeDataJud, load_documents
+
+    if not SHARED_DATAJUD.is_dir():
+        pytest.skip("shared DataJud fixtures not present (../shared/fixtures/datajud)")
+    fake = FakeDataJud(load_documents(SHARED_DATAJUD, OWN_DATAJUD))
+    yield fake
+    fake.stop()

@@ -6,17 +6,12 @@ works without JavaScript. Screenshots land in test-artifacts/ for a person to lo
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import gunicorn_portal
 from tests.fake_datajud import FakeDataJud, load_documents
 
 pytestmark = pytest.mark.browser
@@ -28,12 +23,6 @@ PUBLIC_PAGES = ["/", "/a-vara", "/servicos", "/perguntas-frequentes", "/contato"
                 "/processos/0022783-22.2017.8.08.0024", "/pagina-inexistente"]
 EXPECTED_STATUS = {"/pagina-inexistente": 404, "/consulta?numero=0022783-23.2017.8.08.0024": 400}
 SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def datajud():
     """A fake DataJud serving the shared fixtures (empty when they are absent: lookups then say not found)."""
@@ -45,31 +34,8 @@ def datajud():
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, datajud):
-    """The portal under gunicorn on a free loopback port, on a migrated SQLite database of its own."""
-    tmp = tmp_path_factory.mktemp("browser")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "LOG_FILE")}
-    env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db", LOG_FILE=str(tmp / "portal.log"),
-               DATAJUD_BASE_URL=datajud.url)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", "1", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the portal did not start under gunicorn")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    with gunicorn_portal(tmp_path_factory.mktemp("browser"), DATAJUD_BASE_URL=datajud.url) as url:
+        yield url
 
 
 @pytest.fixture

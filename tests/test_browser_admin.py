@@ -1,17 +1,13 @@
 """The restricted area in a real browser: login, the dashboard's cards and charts, a confirmed action, axe."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD, TEST_SECRET
-from tests.test_browser import Watcher, _free_port, _serious_axe_violations
+from tests.conftest import TEST_PASSWORD, gunicorn_portal
+from tests.test_browser import Watcher, _serious_axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -22,33 +18,10 @@ ADMIN, STAFF = "admin.browser", "staff.browser"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser-admin")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "LOG_FILE")}
-    env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db", LOG_FILE=str(tmp / "portal.log"),
-               MONITORING_SAMPLE_INTERVAL_S="5")
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    for username, role in ((ADMIN, "admin"), (STAFF, "staff")):
-        subprocess.run([*flask, "users", "create", "--username", username, "--role", role, "--password-stdin"],
-                       cwd=ROOT, env=env, check=True, capture_output=True, input=TEST_PASSWORD + "\n", text=True)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", "2", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the portal did not start under gunicorn")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    users = ((ADMIN, "admin"), (STAFF, "staff"))
+    with gunicorn_portal(tmp_path_factory.mktemp("browser-admin"), workers=2, users=users,
+                         MONITORING_SAMPLE_INTERVAL_S="5") as url:
+        yield url
 
 
 def wait_until(page, function: str, arg=None, timeout_s: float = 20.0) -> None:

@@ -6,22 +6,10 @@ import pytest
 
 from extensions import db
 from models import Movement, Process
-from tests.fake_datajud import FakeDataJud, load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
-OWN_DATAJUD = ROOT / "tests" / "fixtures" / "datajud"
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 UNKNOWN_TJES = "0001365-91.2018.8.08.0024"
-
-
-@pytest.fixture
-def datajud():
-    if not SHARED_DATAJUD.is_dir():
-        pytest.skip("shared DataJud fixtures not present (../shared/fixtures/datajud)")
-    fake = FakeDataJud(load_documents(SHARED_DATAJUD, OWN_DATAJUD))
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -2,30 +2,16 @@
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from extensions import db
 from models import AuditEntry, FollowedProcess, User, utcnow
 from tests.conftest import TEST_PASSWORD, csrf_token_from, unique_address
-from tests.fake_datajud import FakeDataJud, load_documents
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
-OWN_DATAJUD = ROOT / "tests" / "fixtures" / "datajud"
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 OTHER_TJES = "0001365-91.2018.8.08.0024"
 TRT_NUMBER = "0000001-85.2020.5.17.0001"
-
-
-@pytest.fixture
-def datajud():
-    if not SHARED_DATAJUD.is_dir():
-        pytest.skip("shared DataJud fixtures not present (../shared/fixtures/datajud)")
-    fake = FakeDataJud(load_documents(SHARED_DATAJUD, OWN_DATAJUD))
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
