@@ -1,13 +1,11 @@
 """The process lookup end to end: pages and API against a fake DataJud on loopback (issue 4's flow)."""
 import threading
-from pathlib import Path
 
 import pytest
 
 from extensions import db
 from models import Movement, Process
 
-ROOT = Path(__file__).resolve().parent.parent
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 UNKNOWN_TJES = "0001365-91.2018.8.08.0024"
 
