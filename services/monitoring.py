@@ -73,6 +73,61 @@ class MemoryHistory:
         self._baseline = baseline
 
 
+class FileHistory:
+    """Without Redis: the history in one JSON file under instance/, written by the machine's single
+    collector (atomically, by rename) and read by every worker, so all of them show the same charts."""
+
+    def __init__(self, path: str, size: int):
+        self.path = path
+        self.size = size
+        self._cached: tuple[float, dict] | None = None
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict:
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            return {"series": {}, "latest": None, "baseline": None}
+        cached = self._cached
+        if cached is None or cached[0] != mtime:
+            try:
+                with open(self.path, encoding="utf-8") as handle:
+                    cached = (mtime, json.load(handle))
+            except (OSError, ValueError):
+                return {"series": {}, "latest": None, "baseline": None}
+            self._cached = cached
+        return cached[1]
+
+    def _write(self, document: dict) -> None:
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        os.replace(temporary, self.path)
+
+    def append(self, sample: dict) -> None:
+        with self._lock:
+            document = dict(self._read())
+            series = {name: list(points) for name, points in document.get("series", {}).items()}
+            for name in HEADLINES:
+                if sample.get(name) is not None:
+                    series[name] = [*series.get(name, []), [sample["time"], sample[name]]][-self.size:]
+            self._write({**document, "series": series, "latest": sample})
+
+    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
+        points = self._read().get("series", {}).get(name, [])
+        return points[-limit:] if limit else list(points)
+
+    def latest(self) -> dict | None:
+        return self._read().get("latest")
+
+    def baseline(self) -> dict | None:
+        return self._read().get("baseline")
+
+    def set_baseline(self, baseline: dict) -> None:
+        with self._lock:
+            self._write({**self._read(), "baseline": baseline})
+
+
 class RedisHistory:
     """The server's history in Redis lists (newest first), shared by every worker."""
 
@@ -200,7 +255,7 @@ class Collector:
     def is_leader(self) -> bool:
         """Hold (or take) the server's collector lock; without Redis the process is its own server."""
         if self._script is None:
-            return True
+            return self._machine_leader()
         try:
             ttl_ms = int(self.interval_s * 2.5 * 1000)
             return bool(self._script(keys=[self._lock_key], args=[self._token, ttl_ms]))
@@ -212,7 +267,7 @@ class Collector:
 
     def _machine_leader(self) -> bool:
         if self._file_lock is None:
-            lock = locks.FileLock(os.path.join(self.app.instance_path, "monitoring-collector.lock"))
+            lock = locks.FileLock(state_path(self.app, "monitoring-collector.lock"))
             if not lock.acquire():
                 return False
             self._file_lock = lock  # held for the life of the process, like a leader's Redis lease
@@ -332,6 +387,15 @@ def _serving() -> bool:
     return context is None or context.info_name == "run"
 
 
+def state_path(app, name: str) -> str:
+    """Where this server keeps a monitoring file: beside a SQLite database (one server per database file),
+    otherwise in the instance folder."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and not uri.endswith(":memory:"):
+        return f"{uri.removeprefix('sqlite:///')}.{name}"
+    return os.path.join(app.instance_path, name)
+
+
 def init_app(app, start: bool | None = None) -> None:
     config = app.config
     redis_client = app.extensions["resilience"].redis_client if "resilience" in app.extensions else None
@@ -340,7 +404,7 @@ def init_app(app, start: bool | None = None) -> None:
             RedisHistory(redis_client, config["CACHE_KEY_PREFIX"], config["MONITORING_HISTORY_SIZE"]),
             MemoryHistory(config["MONITORING_HISTORY_SIZE"]))
     else:
-        history = MemoryHistory(config["MONITORING_HISTORY_SIZE"])
+        history = FileHistory(state_path(app, "monitoring-history.json"), config["MONITORING_HISTORY_SIZE"])
     collector = Collector(app, history, redis_client, config["CACHE_KEY_PREFIX"],
                           config["MONITORING_SAMPLE_INTERVAL_S"])
     app.extensions["monitoring"] = collector
