@@ -23,6 +23,8 @@ from services.content import FAQ_SLUG, Content
 # the assistant says it did not find the information. Tuned on tests/assistant_eval.py.
 MIN_SCORE = 1.0
 MIN_COVERAGE = 0.45
+# A word matched only through a typo correction or a synonym is a guess: it holds part of its weight.
+GUESSED_WORD_SHARE = 0.7
 CANDIDATES = 10
 FAQ_QUESTION_WEIGHT = 3  # the question of a FAQ entry says what it answers: it counts three times
 TITLE_WEIGHT = 2
@@ -156,8 +158,10 @@ class Index:
         for group in groups:
             weight = next((self._idf[stem] for stem in group if stem in self._idf), self._unknown_idf)
             total += weight
-            if any(stem in tokens for stem in group):
+            if group[0] in tokens:
                 held += weight
+            elif any(stem in tokens for stem in group[1:]):
+                held += weight * GUESSED_WORD_SHARE
         return held / total if total else 0.0
 
     def search(self, question: str, k: int = 4) -> list[Hit]:
