@@ -6,6 +6,7 @@ at a p99 of 459 ms. Same throughput, an eighth of the tail latency, and a gthrea
 while one of its requests waits on a slow upstream (DataJud, the LLM), where a sync worker is blocked
 for the whole wait. So: gthread.
 """
+import gc
 import multiprocessing
 import os
 import shutil
@@ -65,6 +66,13 @@ def on_starting(server):
     from services import metrics
 
     metrics.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
+
+
+def post_worker_init(worker):
+    # Everything alive now (the app, the content, the assistant's index) lives as long as the worker: moved
+    # out of the collector's sight, so full collections stop scanning it. Measured in one process serving
+    # the process page (gc callbacks): a gen-2 collection paused every thread for ~100 ms, ~6 ms frozen.
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -1,11 +1,12 @@
 """Public pages: the court's information, the site search and the page feedback form."""
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from extensions import limiter
 from forms import FeedbackForm
 from routes_api import NOT_FOUND_MESSAGE, lookup_limit, reached_upstream
+from services import cache as cache_service
 from services import content, feedback, processes
 from services.cache import CacheLoadTimeout, cached_page
 from services.process_records import COURT_TIMEZONE
@@ -15,6 +16,7 @@ bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
 # Content pages are the same for every visitor and change only with a deploy: cached whole.
 PAGE_CACHE_TTL = 3600
+PROCESS_PAGE_NS = "process-pages"
 
 
 @bp.app_template_filter("datahora")
@@ -105,7 +107,20 @@ def process_page(numero):
         html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
         return html, 503, {"Retry-After": str(max(1, retry_after))}
     g.lookup_reached_upstream = result.reached_upstream
-    return render_template("public/process.html", process=result.payload, days=processes.days)
+    return _process_html(result.payload)
+
+
+def _process_html(payload: dict) -> str:
+    """The rendered page of one version of a process (its fetch time and staleness), cached like the data:
+    the timeline of a long process is the costliest template of the portal, and it is the same for everyone."""
+    key = "|".join((payload["cnj"], payload["fetched_at"], str(payload["stale"]), payload.get("stale_reason") or ""))
+    store = cache_service.current()
+    entry = store.get(PROCESS_PAGE_NS, key)
+    if entry is not None:
+        return entry.value
+    html = render_template("public/process.html", process=payload, days=processes.days)
+    store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
+    return html
 
 
 @bp.route("/avaliar/<slug>", methods=["GET", "POST"])

@@ -67,9 +67,10 @@ def main() -> None:
         server.wait(10)
         fake.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{'target':40} {'req/s':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"{'target':40} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for label, row in rows:
-        print(f"{label:40} {row['rps']:8.0f} {row['p99_ms']:8.1f} {row['non_2xx']:8d}")
+        print(f"{label:40} {row['rps']:8.0f} {row['p50_ms']:8.1f} {row['p90_ms']:8.1f} {row['p99_ms']:8.1f} "
+              f"{row['non_2xx']:8d}")
     print(f"requests that reached the fake DataJud: {upstream} (1 fetch, then a few until the breaker opened)")
 
 

@@ -60,11 +60,13 @@ def wrk(url: str, seconds: int, connections: int) -> dict:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    factor = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p99_ms": round(float(p99.group(1)) * factor, 2),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    result = {"rps": rps, "non_2xx": int(errors.group(1)) if errors else 0}
+    for percentile in (50, 90, 99):
+        found = re.search(rf"\b{percentile}%\s+([\d.]+)(us|ms|s)\b", out)
+        unit = {"us": 0.001, "ms": 1, "s": 1000}[found.group(2)]
+        result[f"p{percentile}_ms"] = round(float(found.group(1)) * unit, 2)
+    return result
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ without the cache and store in front, for the sync job (services.sync).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +40,8 @@ MISSING_NS = "processes-missing"
 FETCH_NS = "processes-fetch"  # the single-flight rendezvous: lives only seconds
 FETCH_RENDEZVOUS_S = 5
 STALE_RETRY_MIN_S, STALE_RETRY_MAX_S = 30, 300
+# After its retry time an outage copy stays in the cache this long, served while one caller re-asks the source.
+STALE_COPY_KEEP_S = 3600
 READ_NOTED_NS = "processes-read"
 READ_NOTE_INTERVAL_S = 3600
 
@@ -67,15 +70,53 @@ def provider():
     return escavador if current_app.config.get("ESCAVADOR_API_KEY") else datajud
 
 
+class _RefreshGate:
+    """Which numbers this process is re-asking the source about after an outage copy's retry time."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._numbers: set[str] = set()
+
+    def begin(self, number: str) -> bool:
+        with self._lock:
+            if number in self._numbers:
+                return False
+            self._numbers.add(number)
+            return True
+
+    def end(self, number: str) -> None:
+        with self._lock:
+            self._numbers.discard(number)
+
+
+_refresh_gate = _RefreshGate()
+
+
 def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     number = cnj.parse(text)
     cache = cache_service.current()
     config = current_app.config
+    refreshing = False
     if not force_refresh:
         entry = cache.get(CACHE_NS, number)
         if entry is not None and entry.fresh:
             _note_read(number)
             return LookupResult(entry.value, reached_upstream=False)
+        if entry is not None and entry.value.get("stale"):
+            # An outage copy past its retry time: one caller per process asks the source again (the single
+            # flight spans the workers); everyone else keeps getting the copy at once instead of waiting.
+            if not _refresh_gate.begin(number):
+                return LookupResult(entry.value, reached_upstream=False)
+            refreshing = True
+    try:
+        return _lookup_through(number, cache, config, force_refresh)
+    finally:
+        if refreshing:
+            _refresh_gate.end(number)
+
+
+def _lookup_through(number: str, cache, config, force_refresh: bool) -> LookupResult:
+    if not force_refresh:
         if cache.get(MISSING_NS, number) is not None:
             raise ProcessNotFound(number)
         stored = _stored_payload(number, valid_only=True)
@@ -96,7 +137,7 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     # Serve this stale answer from the cache until the source is worth asking again, so an outage
     # costs each number one upstream attempt per interval, not one per visitor.
     retry_in = min(max(outcome["retry_after_s"], STALE_RETRY_MIN_S), STALE_RETRY_MAX_S)
-    cache.set(CACHE_NS, number, stored, ttl=int(retry_in))
+    cache.set(CACHE_NS, number, stored, ttl=int(retry_in), stale_ttl=STALE_COPY_KEEP_S)
     return LookupResult(stored, reached_upstream=True)
 
 

@@ -201,3 +201,43 @@ def test_the_lookup_on_postgresql(lookup_app, postgres_url):
     client = lookup_app({"DATABASE_URL": postgres_url}).test_client()
     body = client.get(f"/api/v1/processos/{TJES_FIXTURE}").json
     assert len(body["instances"]) == 2
+
+
+def test_the_process_page_is_rendered_once_per_version(lookup_app):
+    from services import cache
+
+    app = lookup_app()
+    client = app.test_client()
+    first = client.get(f"/processos/{TJES_FIXTURE}").get_data(as_text=True)
+    second = client.get(f"/processos/{TJES_FIXTURE.replace('-', '').replace('.', '')}").get_data(as_text=True)
+    assert first == second and "Fonte: DataJud (CNJ)" in first
+    with app.app_context():
+        stats = cache.current().stats()["process-pages"]
+    assert stats["hits"] == 1 and stats["misses"] == 1
+
+
+def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(lookup_app, datajud):
+    import time
+
+    from services import cache, processes
+
+    app = lookup_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"})
+    client = app.test_client()
+    assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
+    with app.app_context():  # an outage copy whose retry time is (about to be) over
+        stale = {**client.get(f"/api/v1/processos/{TJES_FIXTURE}").json, "stale": True, "stale_reason": "teste"}
+        cache.current().set(processes.CACHE_NS, "00227832220178080024", stale, ttl=1, stale_ttl=600)
+        cache.current().delete(processes.FETCH_NS, "00227832220178080024")  # no fetch just happened
+        db.session.query(Process).update({"valid_until": Process.fetched_at})
+        db.session.commit()
+    time.sleep(1.1)  # the cache keeps real time; one second is its smallest TTL
+    datajud.set("slow", delay=3)
+    refresher = threading.Thread(target=client.get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
+    refresher.start()
+    time.sleep(0.2)  # the refresher is now waiting on the slow source
+    started = time.perf_counter()
+    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
+    waited = time.perf_counter() - started
+    refresher.join()
+    assert other.status_code == 200 and other.json["stale"] is True and other.json["stale_reason"] == "teste"
+    assert waited < 2.0  # served the copy at once, not after the source's slow answer (3 s)
