@@ -38,7 +38,9 @@ log = logging.getLogger("portal.processes")
 CACHE_NS = "processes"
 MISSING_NS = "processes-missing"
 FETCH_NS = "processes-fetch"  # the single-flight rendezvous: lives only seconds
-FETCH_RENDEZVOUS_S = 5
+# How long a finished fetch's outcome stays for the callers that were waiting on it (they poll every few ms).
+# Longer would let a caller arriving after the fetch reuse its outcome, past the cache's own TTL.
+FETCH_RENDEZVOUS_S = 1
 STALE_RETRY_MIN_S, STALE_RETRY_MAX_S = 30, 300
 # After its retry time an outage copy stays in the cache this long, served while one caller re-asks the source.
 STALE_COPY_KEEP_S = 3600

@@ -241,3 +241,15 @@ def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(looku
     refresher.join()
     assert other.status_code == 200 and other.json["stale"] is True and other.json["stale_reason"] == "teste"
     assert waited < 2.0  # served the copy at once, not after the source's slow answer (3 s)
+
+
+def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(lookup_app, datajud):
+    import time
+
+    app = lookup_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"})
+    client = app.test_client()
+    assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
+    time.sleep(1.2)  # the cache counts real seconds; 1 s is its smallest TTL (and the fetch rendezvous's)
+    datajud.set("503")
+    answer = client.get(f"/api/v1/processos/{TJES_FIXTURE}").json
+    assert answer["stale"] is True  # asked the source again, which is down: the stored copy, marked stale
