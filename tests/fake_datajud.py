@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from tests.fake_upstream import QuietHandler
 
 
 def load_documents(*folders: Path) -> dict[str, list[dict]]:
@@ -65,14 +67,8 @@ class FakeDataJud:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
+        class Handler(QuietHandler):
+            def do_POST(self):  # noqa: N802 - http.server names its handlers so
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with fake._lock:
                     fake.count += 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fake_upstream import QuietHandler
 from utils import cnj
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -136,14 +137,8 @@ class FakeEscavador:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
+        class Handler(QuietHandler):
+            def do_GET(self):  # noqa: N802 - http.server names its handlers so
                 parts = urlsplit(self.path)
                 with fake._lock:
                     fake.count += 1

@@ -11,6 +11,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """The fakes' request handler: keep-alive, no Nagle (headers and body go out as two writes: no 40 ms
+    delayed-ACK stall), and no access lines on stderr."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
 class FakeUpstream:
     def __init__(self):
         self.mode = "ok"
@@ -32,13 +42,7 @@ class FakeUpstream:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
