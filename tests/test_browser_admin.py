@@ -112,6 +112,8 @@ def test_staff_see_their_list_and_not_the_dashboard(browser, server):
         assert "Adicionado." in text and "Resultado da inclusão" in text
         assert _serious_axe_violations(page) == []
         assert watcher.errors == [], watcher.errors
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "staff-followed.png"), full_page=True)
         response = page.goto(server + "/admin/dashboard")
         assert response.status == 403
     finally:
