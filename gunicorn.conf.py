@@ -34,8 +34,11 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 timeout = 45
 graceful_timeout = 30  # on SIGTERM, in-flight requests get this long to finish
 keepalive = 5
-max_requests = 5000
-max_requests_jitter = 500
+# Recycling guards against slow leaks. At 5,000 a loaded worker (~200 req/s) restarted every ~25 s, and
+# each restart cost a cold start (content, the assistant's index, an empty memory cache): the lookup
+# benchmark's 0.5–1 s tails were those restarts (worker start-up lines at the same instants in the log).
+max_requests = 100_000
+max_requests_jitter = 10_000
 
 # The app writes one JSON line per request itself; gunicorn's access log would repeat it unmasked.
 accesslog = None

@@ -73,7 +73,7 @@ def provider():
 
 
 class _RefreshGate:
-    """Which numbers this process is re-asking the source about after an outage copy's retry time."""
+    """Which numbers this process is asking the source about right now (one caller each)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -98,27 +98,12 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
     number = cnj.parse(text)
     cache = cache_service.current()
     config = current_app.config
-    refreshing = False
+    entry = None
     if not force_refresh:
         entry = cache.get(CACHE_NS, number)
         if entry is not None and entry.fresh:
             _note_read(number)
             return LookupResult(entry.value, reached_upstream=False)
-        if entry is not None and entry.value.get("stale"):
-            # An outage copy past its retry time: one caller per process asks the source again (the single
-            # flight spans the workers); everyone else keeps getting the copy at once instead of waiting.
-            if not _refresh_gate.begin(number):
-                return LookupResult(entry.value, reached_upstream=False)
-            refreshing = True
-    try:
-        return _lookup_through(number, cache, config, force_refresh)
-    finally:
-        if refreshing:
-            _refresh_gate.end(number)
-
-
-def _lookup_through(number: str, cache, config, force_refresh: bool) -> LookupResult:
-    if not force_refresh:
         if cache.get(MISSING_NS, number) is not None:
             raise ProcessNotFound(number)
         stored = _stored_payload(number, valid_only=True)
@@ -126,6 +111,30 @@ def _lookup_through(number: str, cache, config, force_refresh: bool) -> LookupRe
             cache.set(CACHE_NS, number, stored, ttl=config["PROCESS_CACHE_TTL"])
             _note_read(number)
             return LookupResult(stored, reached_upstream=False)
+    if not _refresh_gate.begin(number):
+        # Another caller in this process is asking the source (the single flight spans the workers): give
+        # the last copy at once rather than queue behind a source that may take seconds to answer or fail.
+        copy = _copy_while_refreshing(number, entry) if not force_refresh else None
+        if copy is not None:
+            return LookupResult(copy, reached_upstream=False)
+        return _ask_source(number, cache)
+    try:
+        return _ask_source(number, cache)
+    finally:
+        _refresh_gate.end(number)
+
+
+def _copy_while_refreshing(number: str, entry) -> dict | None:
+    if entry is not None and entry.value.get("stale"):
+        return entry.value  # an outage copy: already says why it is old
+    stored = _stored_payload(number, valid_only=False)
+    if stored is not None:
+        stored["stale"] = True
+        stored["stale_reason"] = "a atualização pela fonte ainda está em andamento"
+    return stored
+
+
+def _ask_source(number: str, cache) -> LookupResult:
     outcome = _fetch_once(number)
     if outcome["status"] == "found":
         return LookupResult(outcome["payload"], reached_upstream=True)

@@ -253,3 +253,29 @@ def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(lookup_app, dataj
     datajud.set("503")
     answer = client.get(f"/api/v1/processos/{TJES_FIXTURE}").json
     assert answer["stale"] is True  # asked the source again, which is down: the stored copy, marked stale
+
+
+def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(lookup_app, datajud):
+    import time
+
+    from services import cache, processes
+
+    app = lookup_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"})
+    client = app.test_client()
+    assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
+    with app.app_context():  # a new worker's view: nothing cached, the stored copy past its TTL
+        app.extensions["cache"].invalidate_namespace(processes.CACHE_NS)
+        cache.current().delete(processes.FETCH_NS, "00227832220178080024")
+        db.session.query(Process).update({"valid_until": Process.fetched_at})
+        db.session.commit()
+    datajud.set("slow", delay=3)
+    refresher = threading.Thread(target=client.get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
+    refresher.start()
+    time.sleep(0.2)  # the refresher is now waiting on the slow source
+    started = time.perf_counter()
+    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
+    waited = time.perf_counter() - started
+    refresher.join()
+    assert other.status_code == 200 and other.json["stale"] is True
+    assert other.json["stale_reason"] == "a atualização pela fonte ainda está em andamento"
+    assert waited < 2.0  # the stored copy at once, not after the source's slow answer (3 s)
