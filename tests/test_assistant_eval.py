@@ -35,6 +35,7 @@ def test_the_set_is_big_enough_and_varied():
 def test_retrieval_path(app):
     score, off_topic, broken = run(app)
     print(f"\nretrieval path: {score:.0%} on topic over {len(CASES)} questions; must-not broken: {len(broken)}")
+    print("off topic:", off_topic)
     assert score >= MIN_ON_TOPIC, off_topic
     assert broken == []
 

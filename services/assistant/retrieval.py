@@ -23,7 +23,7 @@ from services.content import FAQ_SLUG, Content
 # the assistant says it did not find the information. Tuned on tests/assistant_eval.py.
 MIN_SCORE = 1.0
 MIN_COVERAGE = 0.45
-# A word matched only through a typo correction or a synonym is a guess: it holds part of its weight.
+# A word matched only through a typo correction is a guess: it holds part of its weight.
 GUESSED_WORD_SHARE = 0.7
 CANDIDATES = 10
 FAQ_QUESTION_WEIGHT = 3  # the question of a FAQ entry says what it answers: it counts three times
@@ -137,37 +137,42 @@ class Index:
         self._unknown_idf = math.log(1 + (count + 0.5) / 0.5)
 
 
-    def query_groups(self, question: str) -> list[tuple[str, ...]]:
-        """One group per meaningful word of the question: its stem, the stem of the corpus word it was
-        probably meant to be (typos), and the stem of the word the content uses for it (synonyms)."""
+    def query_groups(self, question: str) -> list[tuple[tuple[str, ...], int]]:
+        """One group per meaningful word of the question: its stem, the stem of the word the content uses for
+        it (synonyms), then the stems of the corpus words it was probably meant to be (typos); with how many
+        of those stems, from the start, are the word itself rather than a guess."""
         groups = []
         for word in pt.words(question):
-            stems = [pt.stem(variant) for variant in self.vocabulary.variants(word)]
+            exact = [pt.stem(word)]
             if word in SYNONYMS:
-                stems.append(pt.stem(SYNONYMS[word]))
-            group = tuple(dict.fromkeys(stem for index, stem in enumerate(stems) if index == 0 or stem in self._idf))
-            if group not in groups:
-                groups.append(group)
+                exact.append(pt.stem(SYNONYMS[word]))
+            guesses = [pt.stem(variant) for variant in self.vocabulary.variants(word)[1:]]
+            stems = tuple(dict.fromkeys(stem for index, stem in enumerate(exact + guesses)
+                                        if index == 0 or stem in self._idf))
+            exact_count = sum(1 for stem in stems if stem in exact)
+            if (stems, exact_count) not in groups:
+                groups.append((stems, exact_count))
         return groups
 
-    def coverage(self, groups: list[tuple[str, ...]], index: int) -> float:
+    def coverage(self, groups: list[tuple[tuple[str, ...], int]], index: int) -> float:
         """The share of the question's weight that passage `index` holds: each word weighs the idf of its first
-        known stem (a word the corpus lacks weighs as the rarest word) and counts when any of its stems is held."""
+        known stem (a word the corpus lacks weighs as the rarest word); it counts whole when the passage holds
+        the word or its synonym, and in part when only a typo guess matches."""
         held = total = 0.0
         tokens = self._token_sets[index]
-        for group in groups:
-            weight = next((self._idf[stem] for stem in group if stem in self._idf), self._unknown_idf)
+        for stems, exact_count in groups:
+            weight = next((self._idf[stem] for stem in stems if stem in self._idf), self._unknown_idf)
             total += weight
-            if group[0] in tokens:
+            if any(stem in tokens for stem in stems[:exact_count]):
                 held += weight
-            elif any(stem in tokens for stem in group[1:]):
+            elif any(stem in tokens for stem in stems[exact_count:]):
                 held += weight * GUESSED_WORD_SHARE
         return held / total if total else 0.0
 
     def search(self, question: str, k: int = 4) -> list[Hit]:
         """The best passages for a question, best first; only relevant ones (MIN_SCORE and MIN_COVERAGE)."""
         groups = self.query_groups(question)
-        query = list(dict.fromkeys(stem for group in groups for stem in group))
+        query = list(dict.fromkeys(stem for stems, _ in groups for stem in stems))
         if not query:
             return []
         scores = self._bm25.get_scores(query)

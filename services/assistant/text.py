@@ -30,6 +30,8 @@ STOP_WORDS = frozenset((
     "poderia", "gostaria", "queria", "quero", "saber", "sei", "favor", "ola", "oi", "bom", "boa", "dia", "tarde",
     "obrigado", "obrigada", "qual", "quais", "como", "onde", "quando", "quanto", "quanta", "quantos", "quantas",
     "porque", "oque", "quem", "algum", "alguma", "alguem", "coisa", "fazer", "faco", "faz", "feito", "acho", "achar",
+    # "tirar"/"pegar" a document just mean getting it: as words they would pull in any passage that uses them.
+    "tirar", "tiro", "tira", "tiram", "tirei", "pegar", "pego", "pega", "pegam", "peguei",
     "oq", "q", "p", "pq", "tb", "vcs", "ta", "to", "ne", "quer", "dizer", "nesta", "neste", "nessa", "nesse",
     "dessa", "desse", "daqui", "contra", "corre", "entro", "entrar", "entra",
 ))
