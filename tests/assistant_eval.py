@@ -29,6 +29,7 @@ CASES = (
     Case("Como consigo uma certidão?", ("faq#certidoes", "servicos#certidoes")),
     Case("como tirar certidao negativa", ("faq#certidoes", "servicos#certidoes")),
     Case("como tiro uma certidão?", ("faq#certidoes", "servicos#certidoes")),
+    Case("meu processo está parado há meses, o que faço?", ("faq#processo-parado",)),
     Case("onde pego uma certidao", ("faq#certidoes", "servicos#certidoes")),
     Case("preciso de uma sertidão de objeto e pé", ("faq#certidoes", "servicos#certidoes")),
     Case("onde eu peço a certidao de interdiçao e tutela?", ("faq#certidoes", "servicos#certidoes")),
