@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from tests.fake_upstream import QuietHandler
+from tests.fake_upstream import LoopbackFake, QuietHandler
 
 
 def load_documents(*folders: Path) -> dict[str, list[dict]]:
@@ -31,7 +30,7 @@ def load_documents(*folders: Path) -> dict[str, list[dict]]:
     return documents
 
 
-class FakeDataJud:
+class FakeDataJud(LoopbackFake):
     def __init__(self, documents: dict[str, list[dict]]):
         self.documents = documents
         self.mode = "ok"
@@ -40,22 +39,12 @@ class FakeDataJud:
         self.last_headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self.port = self._start()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def set(self, mode: str, delay: float = 0.0) -> None:
         with self._lock:
             self.mode, self.delay = mode, delay
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
     def _answer(self, body: dict) -> tuple[int, bytes, str, dict]:
         number = str(body.get("query", {}).get("match", {}).get("numeroProcesso", ""))

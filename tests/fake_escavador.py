@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_upstream import QuietHandler
+from tests.fake_upstream import LoopbackFake, QuietHandler
 from utils import cnj
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -48,7 +47,7 @@ def minimal_process(number: str, degree: int = 1) -> dict:
                         "envolvidos": [{"nome": "Fulano de Tal", "polo": "ATIVO", "cpf": "12345678909"}]}]}
 
 
-class FakeEscavador:
+class FakeEscavador(LoopbackFake):
     def __init__(self, processes: dict[str, dict] | None = None, movements: dict[str, list[dict]] | None = None):
         if processes is None:
             processes, movements = load_fixtures()
@@ -67,13 +66,9 @@ class FakeEscavador:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self.holding = threading.Event()  # set while a request waits in "hold"
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.port = self._start()
+        self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.url}/api/v2"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
 
     def set(self, mode: str, delay: float = 0.0) -> None:
         with self._lock:
@@ -98,12 +93,6 @@ class FakeEscavador:
         """The 20-digit numbers whose process route was asked for, in order."""
         return [cnj.parse(path[len(PREFIX):]) for path in self.paths
                 if path.startswith(PREFIX) and "/movimentacoes" not in path]
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
     # -- answers -----------------------------------------------------------------------------------
     def _route(self, path: str, query: dict) -> tuple[int, dict]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import ThreadingHTTPServer
 
-from tests.fake_upstream import QuietHandler
+from tests.fake_upstream import LoopbackFake, QuietHandler
 
 _FIRST_PASSAGE = re.compile(r"\[1\] [^\n]*\n(?P<text>[^\n]+)")
 
@@ -26,7 +25,7 @@ def grounded_answer(body: dict) -> str:
     return f"{sentence}. [1]"
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackFake):
     def __init__(self):
         self.mode = "quote"
         self.delay = 0.0
@@ -34,12 +33,8 @@ class FakeOpenAI:
         self.headers: list[dict] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self.port = self._start()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
 
     @property
     def count(self) -> int:
@@ -49,12 +44,6 @@ class FakeOpenAI:
     def set(self, mode: str, delay: float = 0.0) -> None:
         with self._lock:
             self.mode, self.delay = mode, delay
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
     def _reply(self, body: dict, mode: str) -> tuple[int, bytes, str]:
         if mode == "500":

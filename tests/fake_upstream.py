@@ -21,7 +21,26 @@ class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-class FakeUpstream:
+class LoopbackFake:
+    """A fake's server: threaded HTTP on a free loopback port. Subclasses set `_release` (an Event that
+    parks "slow" requests) and `_handler()` before calling `_start()`."""
+
+    def _start(self) -> int:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self._server.server_address[1]
+
+    def stop(self) -> None:
+        self._release.set()  # wake any request parked in "slow" or "hold"
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class FakeUpstream(LoopbackFake):
     def __init__(self):
         self.mode = "ok"
         self.delay = 0.0
@@ -31,13 +50,8 @@ class FakeUpstream:
         self.body = {"ok": True}
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        self.port = self._start()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
 
     def _handler(self):
         fake = self
@@ -85,9 +99,3 @@ class FakeUpstream:
     def reset_count(self) -> None:
         with self._lock:
             self.count = 0
-
-    def stop(self) -> None:
-        self._release.set()  # wake any request parked in "slow"
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)

@@ -216,6 +216,21 @@ def test_the_process_page_is_rendered_once_per_version(lookup_app):
     assert stats["hits"] == 1 and stats["misses"] == 1
 
 
+def ask_while_another_waits_on_a_slow_source(app, datajud):
+    """One caller asks a source that takes 3 s; meanwhile another asks: its answer and how long it waited."""
+    import time
+
+    datajud.set("slow", delay=3)
+    refresher = threading.Thread(target=app.test_client().get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
+    refresher.start()
+    time.sleep(0.2)  # the refresher is now waiting on the slow source
+    started = time.perf_counter()
+    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
+    waited = time.perf_counter() - started
+    refresher.join()
+    return other, waited
+
+
 def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(lookup_app, datajud):
     import time
 
@@ -231,14 +246,7 @@ def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(looku
         db.session.query(Process).update({"valid_until": Process.fetched_at})
         db.session.commit()
     time.sleep(1.1)  # the cache keeps real time; one second is its smallest TTL
-    datajud.set("slow", delay=3)
-    refresher = threading.Thread(target=client.get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
-    refresher.start()
-    time.sleep(0.2)  # the refresher is now waiting on the slow source
-    started = time.perf_counter()
-    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
-    waited = time.perf_counter() - started
-    refresher.join()
+    other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
     assert other.status_code == 200 and other.json["stale"] is True and other.json["stale_reason"] == "teste"
     assert waited < 2.0  # served the copy at once, not after the source's slow answer (3 s)
 
@@ -256,7 +264,6 @@ def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(lookup_app, dataj
 
 
 def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(lookup_app, datajud):
-    import time
 
     from services import cache, processes
 
@@ -268,14 +275,7 @@ def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(look
         cache.current().delete(processes.FETCH_NS, "00227832220178080024")
         db.session.query(Process).update({"valid_until": Process.fetched_at})
         db.session.commit()
-    datajud.set("slow", delay=3)
-    refresher = threading.Thread(target=client.get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
-    refresher.start()
-    time.sleep(0.2)  # the refresher is now waiting on the slow source
-    started = time.perf_counter()
-    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
-    waited = time.perf_counter() - started
-    refresher.join()
+    other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
     assert other.status_code == 200 and other.json["stale"] is True
     assert other.json["stale_reason"] == "a atualização pela fonte ainda está em andamento"
     assert waited < 2.0  # the stored copy at once, not after the source's slow answer (3 s)

@@ -15,7 +15,7 @@ import bm25s
 import numpy as np
 
 from services.assistant import text as pt
-from services.content import FAQ_SLUG, Content
+from services.content import FAQ_SLUG, Content, Source
 
 # A passage is used only when it scores at least MIN_SCORE (BM25, k1=1.2, b=0.75 over this corpus) and holds
 # at least MIN_COVERAGE of the question's weight (the idf of its words, a word the corpus lacks counting as the
@@ -52,19 +52,13 @@ SYNONYMS = {
 
 
 @dataclass(frozen=True)
-class Link:
-    title: str
-    url: str
-
-
-@dataclass(frozen=True)
 class Passage:
     kind: str  # "faq" | "page"
     key: str  # the FAQ id or "slug#anchor"
     title: str
     url: str  # a path of this portal
     text: str  # readable plain text (paragraphs, "• " list items)
-    links: tuple[Link, ...] = field(default=())  # links inside the text and the passage's sources
+    links: tuple[Source, ...] = field(default=())  # links inside the text and the passage's sources
 
 
 @dataclass(frozen=True)
@@ -77,19 +71,19 @@ _HEADING = re.compile(r'<h([23])[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.S | re
 _ANCHOR = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.S | re.I)
 
 
-def _links_in(fragment: str) -> list[Link]:
-    return [Link(pt.html_to_text(label) or url, url) for url, label in _ANCHOR.findall(fragment)]
+def _links_in(fragment: str) -> list[Source]:
+    return [Source(pt.html_to_text(label) or url, url) for url, label in _ANCHOR.findall(fragment)]
 
 
 def passages_of(content: Content) -> list[Passage]:
     """Every FAQ entry and every page section, as passages with their portal address."""
     result = []
     for entry in content.faq:
-        links = _links_in(entry.answer_html) + [Link(s.title, s.url) for s in entry.sources]
+        links = _links_in(entry.answer_html) + list(entry.sources)
         result.append(Passage("faq", entry.id, entry.question, f"/{FAQ_SLUG}#{entry.id}",
                               pt.html_to_text(entry.answer_html), tuple(links)))
     for page in content.pages.values():
-        sources = [Link(s.title, s.url) for s in page.sources]
+        sources = list(page.sources)
         pieces = _HEADING.split(page.html)
         intro = pieces[0]
         if pt.html_to_text(intro):
