@@ -19,50 +19,64 @@ import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import (
-    assistant,
-    auth,
-    cache,
-    content,
-    database,
-    diagnostics,
-    health,
-    metrics,
-    monitoring,
-    resilience,
-    sync,
-)
+from services import assistant, auth, cache, content, database, resilience
+from services.monitoring import collector, diagnostics, metrics, readiness
+from services.processes import sync
 from utils import json_log, request_middleware
+from utils.dates import format_court_moment
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    """The portal, built in a fixed order: each step needs only the steps above it."""
     app = Flask(__name__, instance_relative_config=True)
-    _configure(app, test_config)
+    _configure(app, test_config)          # settings, read once: everything below reads app.config
+    _configure_logging(app)               # before anything can log
+    _register_extensions(app)             # request IDs first, then db, migrations, CSRF, limiter, login
+    _init_services(app)                   # database hooks, content, cache, resilience, readiness, assistant
+    _register_templates(app)              # filters and context every template may use
+    _register_blueprints(app)             # the HTTP layer; each restricted blueprint guards itself
+    errors.init_app(app)                  # pt-BR pages and the JSON error shape, for everything above
+    _register_commands(app)               # the `flask …` commands, one way for all
+    _start_background_work(app)           # collector and sync threads, only in a process that serves requests
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
     json_log.configure(app.config["LOG_LEVEL"], app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
                        app.config["LOG_BACKUP_COUNT"])
     for warning in app.config.pop("STARTUP_WARNINGS", []):
         logging.getLogger("portal.config").warning(warning)
-    _register_extensions(app)
-    for service in (database, content, cache, resilience, health, assistant):
+
+
+def _init_services(app: Flask) -> None:
+    # content before the assistant (its index is built from it); cache before resilience and readiness
+    # (they read whether Redis answers).
+    for service in (database, content, cache, resilience, readiness, assistant):
         try:
             service.init_app(app)
         except content.ContentError as exc:
             _stop(f"content error: {exc}")
-    app.register_blueprint(routes_health.bp)
-    app.register_blueprint(routes.bp)
-    app.register_blueprint(routes_api.bp)
-    app.register_blueprint(routes_assistant.bp)
-    app.register_blueprint(routes_admin.bp)
-    app.register_blueprint(routes_staff.bp)
-    app.register_blueprint(routes_monitoring.bp)
-    app.register_blueprint(routes_monitoring.scrape_bp)
-    app.cli.add_command(diagnostics.command)
-    monitoring.init_app(app)  # the collector thread, only in a process that serves requests
-    app.cli.add_command(users_cli)
-    errors.init_app(app)
-    app.cli.add_command(sync.cli)
-    sync.init_app(app)  # the sync thread, only in a process that serves requests with SYNC_ENABLED
-    return app
+
+
+def _register_templates(app: Flask) -> None:
+    app.add_template_filter(format_court_moment, "datahora")
+    app.context_processor(lambda: {"site": content.current()})
+
+
+def _register_blueprints(app: Flask) -> None:
+    for blueprint in (routes_health.bp, routes.bp, routes_api.bp, routes_assistant.bp, routes_admin.bp,
+                      routes_staff.bp, routes_monitoring.bp, routes_monitoring.scrape_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_commands(app: Flask) -> None:
+    for command in (users_cli, sync.cli, assistant.cli, diagnostics.cli):
+        app.cli.add_command(command)
+
+
+def _start_background_work(app: Flask) -> None:
+    collector.init_app(app)
+    sync.init_app(app)  # with SYNC_ENABLED
 
 
 def _configure(app: Flask, test_config: dict | None) -> None:

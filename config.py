@@ -175,6 +175,10 @@ DEPENDENCY_DEFAULTS = {
 
 def dependencies(environ) -> dict:
     connect_timeout = _float(environ, "OUTBOUND_CONNECT_TIMEOUT_S", 3.0, minimum=0.1, maximum=30)
+    # The bulkhead: no upstream may hold more than half of a worker's threads (gunicorn.conf.py's
+    # GUNICORN_THREADS, read here too so the default follows it).
+    threads = _int(environ, "GUNICORN_THREADS", 4, minimum=1, maximum=1000)
+    bulkhead = _int(environ, "BULKHEAD_MAX_CONCURRENT", max(1, threads // 2), minimum=1, maximum=1000)
     result = {}
     for name, (url, read, deadline, open_s, slow, rate) in DEPENDENCY_DEFAULTS.items():
         prefix = name.upper()
@@ -186,6 +190,7 @@ def dependencies(environ) -> dict:
             "breaker_open_s": _float(environ, f"{prefix}_BREAKER_OPEN_S", open_s, minimum=1),
             "slow_call_s": slow,
             "rate_per_min": _float(environ, f"{prefix}_RATE_PER_MIN", rate, minimum=1),
+            "max_concurrent": _int(environ, f"{prefix}_MAX_CONCURRENT", bulkhead, minimum=1, maximum=1000),
         }
         result[name] = spec
     return result
@@ -198,6 +203,7 @@ def breaker_defaults(environ) -> dict:
         "window_s": _int(environ, "BREAKER_WINDOW_S", 30, minimum=1, maximum=3600),
         "half_open_calls": _int(environ, "BREAKER_HALF_OPEN_CALLS", 1, minimum=1, maximum=100),
         "close_after": _int(environ, "BREAKER_CLOSE_AFTER", 2, minimum=1, maximum=100),
+        "consecutive_failures": _int(environ, "BREAKER_CONSECUTIVE_FAILURES", 5, minimum=0, maximum=1000),
     }
 
 

@@ -66,7 +66,7 @@ def on_starting(server):
     except config.ConfigError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
-    from services import metrics
+    from services.monitoring import metrics
 
     metrics.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
 
@@ -81,7 +81,7 @@ def post_worker_init(worker):
 def child_exit(server, worker):
     """In the master, after a worker died or was recycled: drop its live gauges, fold its counters and
     histograms into the archive files, so totals never go back and the directory does not grow."""
-    from services import metrics
+    from services.monitoring import metrics
 
     try:
         metrics.compact_dead_worker(worker.pid, metrics_dir)

@@ -1,16 +1,34 @@
 """The portal's tables. Schema changes go through Flask-Migrate (migrations/)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from extensions import db
+from utils.dates import as_utc, utcnow
+
+__all__ = ["Alert", "AuditEntry", "ChatMessage", "ChatSession", "FollowedProcess", "Movement", "PageFeedback",
+           "ProcessInstance", "SyncRun", "User", "UtcDateTime", "utcnow"]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+class UtcDateTime(TypeDecorator):
+    """A timestamp that always comes back aware and in UTC.
+
+    PostgreSQL keeps the zone; SQLite drops it and hands back naive values. Everything the portal writes is UTC,
+    so a naive value read back is UTC: one place says so instead of every reader.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return as_utc(value) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        return as_utc(value) if value is not None else None
 
 
 class PageFeedback(db.Model):
@@ -22,10 +40,10 @@ class PageFeedback(db.Model):
     page: Mapped[str] = mapped_column(String(64), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
-class Process(db.Model):
+class ProcessInstance(db.Model):
     """One instance (grau) of a process as a provider returned it; a CNJ number may have several."""
 
     __tablename__ = "processes"
@@ -41,15 +59,15 @@ class Process(db.Model):
     subjects: Mapped[list] = mapped_column(JSON, default=list)  # [{"code", "name"}]
     judging_body_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     judging_body_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    filed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     secrecy_level: Mapped[int] = mapped_column(Integer, default=0)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
-    upstream_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    upstream_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_sync_status: Mapped[str] = mapped_column(String(20), default="ok")
     last_sync_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    last_accessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_accessed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
 
     movements: Mapped[list[Movement]] = relationship(
@@ -64,13 +82,13 @@ class Movement(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     name: Mapped[str] = mapped_column(String(255))
     complements: Mapped[list] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer)
 
-    process: Mapped[Process] = relationship(back_populates="movements")
+    process: Mapped[ProcessInstance] = relationship(back_populates="movements")
 
 
 class User(db.Model):
@@ -86,9 +104,9 @@ class User(db.Model):
     # Bumped at logout, password change and disabling: every session signed with an older value is refused.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     # Flask-Login's user protocol. The id it keeps in the session carries the session version.
     is_authenticated = True
@@ -108,7 +126,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     actor_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -126,7 +144,7 @@ class FollowedProcess(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cnj: Mapped[str] = mapped_column(String(20), unique=True)
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class SyncRun(db.Model):
@@ -135,8 +153,8 @@ class SyncRun(db.Model):
     __tablename__ = "sync_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     trigger: Mapped[str] = mapped_column(String(20))  # "scheduler" | "cli"
     status: Mapped[str] = mapped_column(String(20))  # "running" | "ok" | "partial" | "skipped" | "failed"
     checked: Mapped[int] = mapped_column(Integer, default=0)
@@ -154,8 +172,8 @@ class ChatSession(db.Model):
     __tablename__ = "chat_sessions"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="ChatMessage.id")
@@ -173,7 +191,7 @@ class ChatMessage(db.Model):
     path: Mapped[str | None] = mapped_column(String(12), nullable=True)  # process | llm | retrieval | fallback
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     sources: Mapped[list] = mapped_column(JSON, default=list)  # [{"title", "url"}]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     session: Mapped[ChatSession] = relationship(back_populates="messages")
 
@@ -193,7 +211,7 @@ class Alert(db.Model):
     message: Mapped[str] = mapped_column(Text)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a username, or "auto"

@@ -1,5 +1,4 @@
 """Public pages: the court's information, the site search and the page feedback form."""
-from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
@@ -9,7 +8,6 @@ from routes_api import NOT_FOUND_MESSAGE, lookup_limit, reached_upstream
 from services import cache as cache_service
 from services import content, feedback, processes
 from services.cache import CacheLoadTimeout, cached_page
-from services.process_records import COURT_TIMEZONE
 from utils import cnj
 
 bp = Blueprint("public", __name__)
@@ -19,24 +17,6 @@ PAGE_CACHE_TTL = 3600
 PROCESS_PAGE_NS = "process-pages"
 
 
-@bp.app_template_filter("datahora")
-def format_moment(value) -> str:
-    """An ISO date-time, a datetime or unix seconds (UTC) as the court's local "dd/mm/aaaa às hh:mm"."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, int | float):  # unix seconds, as the monitoring figures carry them
-        moment = datetime.fromtimestamp(value, UTC)
-    else:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:  # SQLite returns naive values; the portal writes UTC
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(COURT_TIMEZONE)
-    return moment.strftime("%d/%m/%Y às %H:%M")
-
-
-@bp.app_context_processor
-def site_context():
-    return {"site": content.current()}
 
 
 def _page_or_404(slug: str) -> content.Page:

@@ -9,8 +9,9 @@ from flask_login import current_user
 import errors
 from extensions import limiter
 from forms import LoginForm, ReauthenticateForm
-from services import accounts, admin_actions, audit, auth, cache, diagnostics
-from services import dashboard as dashboard_service
+from services import accounts, admin_actions, audit, auth, cache
+from services.monitoring import dashboard as dashboard_service
+from services.monitoring import diagnostics
 from utils.masking import mask
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

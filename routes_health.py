@@ -1,7 +1,7 @@
 """Health endpoints for load balancers: no login, status only (application/health+json)."""
 from flask import Blueprint, jsonify
 
-from services import health
+from services.monitoring import readiness
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 HEALTH_JSON = "application/health+json"
@@ -24,5 +24,5 @@ def live():
 @bp.get("/ready")
 def ready():
     """503 only when the database is unreachable or its migrations are not applied."""
-    result = health.readiness()
+    result = readiness.readiness()
     return _answer(result.status, 200 if result.ready else 503)

@@ -11,19 +11,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask_login import current_user
 
 import errors
-from services import (
-    admin_actions,
-    alerts,
-    audit,
-    cache,
-    dashboard,
-    diagnostics,
-    health,
-    metrics,
-    monitoring,
-    system_info,
-)
+from services import admin_actions, audit, cache
 from services.auth import require_role
+from services.monitoring import alerts, collector, dashboard, diagnostics, metrics, readiness, system_info
 from utils import request_middleware
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
@@ -47,7 +37,7 @@ def _health_response(document: dict, http_status: int) -> Response:
 @bp.get("/health")
 def health_basic():
     """Public: pass, warn (an upstream is down) or fail (the database), and nothing more."""
-    result = health.readiness()
+    result = readiness.readiness()
     return _health_response({"status": result.status}, 200 if result.ready else 503)
 
 
@@ -58,7 +48,7 @@ def health_detailed():
     snap = metrics.Snapshot()
     upstreams = dashboard.dependencies(snap)
     components = dashboard.components(upstreams)
-    ready = health.readiness()
+    ready = readiness.readiness()
     now = ready.checked_at
     checks = {"database:responseTime": [{"componentType": "datastore", "status": ready.status,
                                          "output": ready.reason or "", "time": now}]}
@@ -73,11 +63,11 @@ def health_detailed():
             entry.update(observedValue=detail["breaker"], observedUnit="breaker state",
                          output=detail["last_error"] or "", time=detail["last_error_at"])
         checks[f"{part.name}:status"] = [entry]
-    latest = monitoring.current().history.latest() or {}
+    latest = collector.current().history.latest() or {}
     levels = alerts.levels({k: latest.get(k) for k in ("cpu", "memory", "disk", "error_rate", "p95_latency",
                                                        "cache_hit_rate")}, current_app.config)
     return _health_response({"status": ready.status, "checks": checks,
-                             "health": monitoring.health_score_of(components, levels)}, 200 if ready.ready else 503)
+                             "health": collector.health_score_of(components, levels)}, 200 if ready.ready else 503)
 
 
 @bp.get("/metrics")
@@ -92,9 +82,9 @@ def metrics_summary():
 def metric_history(name: str):
     """The last samples of one headline figure, oldest first: [[unix time, value], …]."""
     limit = request.args.get("limit", type=int)
-    if name not in monitoring.HEADLINES:
-        return errors.api_error(404, "unknown_metric", "Métrica desconhecida.", available=list(monitoring.HEADLINES))
-    points = monitoring.history(name, limit if limit and limit > 0 else None)
+    if name not in collector.HEADLINES:
+        return errors.api_error(404, "unknown_metric", "Métrica desconhecida.", available=list(collector.HEADLINES))
+    points = collector.history(name, limit if limit and limit > 0 else None)
     return jsonify(name=name, interval_s=current_app.config["MONITORING_SAMPLE_INTERVAL_S"], points=points)
 
 

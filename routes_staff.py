@@ -7,8 +7,9 @@ from flask_login import current_user
 from extensions import limiter
 from forms import ConfirmForm, FollowForm
 from routes_api import lookup_limit
-from services import audit, auth, follows, processes
+from services import audit, auth, processes
 from services.cache import CacheLoadTimeout
+from services.processes import follows
 from utils import cnj
 
 bp = Blueprint("staff", __name__, url_prefix="/equipe")

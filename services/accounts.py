@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User, utcnow
 from services import cache as cache_service
+from utils.dates import as_utc
 
 log = logging.getLogger("portal.accounts")
 
@@ -106,7 +107,7 @@ def authenticate(username: str, password: str) -> User:
         check_password_hash(_DUMMY_HASH, password or "")
         _count_unknown_failure(name, limit, lock_for)
     now = utcnow()
-    if user.locked_until is not None and _aware(user.locked_until) > now:
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
         check_password_hash(_DUMMY_HASH, password or "")
         raise LoginRefused(locked=True)
     if not user.active or not check_password_hash(user.password_hash, password or ""):
@@ -139,8 +140,4 @@ def _existing(username: str) -> User:
         raise AccountError(f"no user named {normalise_username(username)!r}")
     return user
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from services import alerts, audit, cache, resilience
+from services import audit, cache, resilience
+from services.monitoring import alerts
 
 BREAKER_ACTIONS = {"reset": "fechado (reiniciado)", "force_open": "aberto à força", "disable": "desativado"}
 

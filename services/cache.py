@@ -36,8 +36,8 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask.globals import request_ctx
 
-from services import metrics
 from services.cache_store import COUNTERS, Lookup, MemoryTier, RedisTier, Store
+from services.monitoring import metrics
 
 log = logging.getLogger("portal.cache")
 

@@ -7,7 +7,6 @@ file holds raw HTML (the CSP forbids inline styles and scripts, so Markdown only
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,8 @@ import markdown
 import yaml
 from flask import current_app
 from markdown.extensions.toc import slugify_unicode
+
+from utils.text import fold
 
 HOME_SLUG = "inicio"
 FAQ_SLUG = "perguntas-frequentes"
@@ -237,11 +238,6 @@ def titled_path(slug: str) -> tuple[str, str] | None:
     page = current().pages.get(slug)
     return (page.title, page.path) if page else None
 
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Certidões" and "certidoes" are the same word to a reader."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def terms(text: str) -> list[str]:

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Alert
-from services import alerts, health_score
-from services.health_score import Component
+from services.monitoring import alerts, health_score
+from services.monitoring.health_score import Component
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

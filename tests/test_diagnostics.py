@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from services import diagnostics
+from services.monitoring import diagnostics
 
 CANARIES = {
     "SESSION_SECRET": "canary-session-secret-" + "q" * 30,

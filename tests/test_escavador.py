@@ -5,8 +5,9 @@ from dataclasses import asdict
 import pytest
 
 from extensions import db
-from models import Movement, Process
-from services import datajud, escavador, processes
+from models import Movement, ProcessInstance
+from services import processes
+from services.processes import datajud, escavador
 from tests.fake_escavador import FIXTURES, FakeEscavador, load_fixtures
 
 NUMBER = "5001234-91.2023.8.08.0012"  # G1 and G2 sources, 24 movements (2 from the gazette), parties
@@ -69,7 +70,7 @@ def test_parties_are_kept_raw_but_never_shown(escavador_app):
     for trace in PARTY_TRACES:
         assert trace not in api and trace not in page, trace
     with app.app_context():
-        raws = [row.raw for row in db.session.execute(db.select(Process)).scalars()]
+        raws = [row.raw for row in db.session.execute(db.select(ProcessInstance)).scalars()]
     assert len(raws) == 2 and all(raw["fonte"]["envolvidos"] for raw in raws)
     assert raws[0]["processo"]["titulo_polo_ativo"] == "Maria Aparecida Figueiredo"
 
@@ -128,7 +129,7 @@ def test_a_failed_movement_page_keeps_the_stored_movements(escavador_app, fake):
     assert client.get(f"/api/v1/processos/{NUMBER}").status_code == 200
     with app.app_context():
         before = db.session.execute(db.select(db.func.count()).select_from(Movement)).scalar()
-        db.session.execute(db.update(Process).values(valid_until=Process.fetched_at))
+        db.session.execute(db.update(ProcessInstance).values(valid_until=ProcessInstance.fetched_at))
         db.session.commit()
         app.extensions["cache"].invalidate_namespace("processes")
         app.extensions["cache"].invalidate_namespace("processes-fetch")
@@ -138,7 +139,7 @@ def test_a_failed_movement_page_keeps_the_stored_movements(escavador_app, fake):
     assert "Escavador" in response.json["stale_reason"]
     with app.app_context():
         after = db.session.execute(db.select(db.func.count()).select_from(Movement)).scalar()
-        statuses = {row.last_sync_status for row in db.session.execute(db.select(Process)).scalars()}
+        statuses = {row.last_sync_status for row in db.session.execute(db.select(ProcessInstance)).scalars()}
     assert before == after == 22 and statuses == {"error"}
 
 

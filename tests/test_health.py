@@ -2,7 +2,7 @@
 import threading
 import time
 
-from services.health import Readiness, ReadinessProbe, migration_heads
+from services.monitoring.readiness import Readiness, ReadinessProbe, migration_heads
 
 
 def test_live_is_status_only(client):

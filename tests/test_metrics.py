@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from services import metrics
+from services.monitoring import metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,7 +105,7 @@ def test_failure_reasons_become_bounded_labels():
 
 WORKER = """
 import sys
-from services import metrics
+from services.monitoring import metrics
 for _ in range(int(sys.argv[1])):
     metrics.request_finished("/w", "GET", 200, 0.004)
     metrics.request_started("/w")

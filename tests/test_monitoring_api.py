@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from services import metrics, monitoring
+from services.monitoring import collector, metrics
 
 ADMIN_GETS = ["/api/v1/monitoring/health/detailed", "/api/v1/monitoring/metrics",
               "/api/v1/monitoring/metrics/request_rate", "/api/v1/monitoring/performance",
@@ -93,10 +93,10 @@ def test_window_figures_need_volume():
     base = {"time": 0.0, "requests": 0, "errors": 0, "latency": metrics.Histo().to_json(), "cache": {},
             "unauthorized": {}, "sync_failed": 0}
     later = {**base, "time": 30.0, "requests": 10, "errors": 5}
-    figures = monitoring.window(later, base)
+    figures = collector.window(later, base)
     assert figures["request_rate"] == round(10 / 30, 3) and figures["error_rate"] is None
     later = {**base, "time": 30.0, "requests": 40, "errors": 2, "cache": {"hit": 30, "miss": 10}}
-    figures = monitoring.window(later, base)
+    figures = collector.window(later, base)
     assert figures["error_rate"] == 5.0 and figures["cache_hit_rate"] == 75.0
 
 
@@ -105,7 +105,8 @@ def test_cache_clear_breaker_actions_and_alert_resolution_are_audited(api_app, l
 
     from extensions import db
     from models import Alert, AuditEntry
-    from services import alerts, cache
+    from services import cache
+    from services.monitoring import alerts
 
     client = api_app.test_client()
     login(client, api_app)

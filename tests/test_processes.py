@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from extensions import db
-from models import Movement, Process
+from models import Movement, ProcessInstance
 
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 UNKNOWN_TJES = "0001365-91.2018.8.08.0024"
@@ -91,7 +91,7 @@ def test_stored_data_is_served_stale_when_the_source_is_down(lookup_app, datajud
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     with app.app_context():  # age the stored copy and the cache instead of sleeping
-        for row in db.session.execute(db.select(Process)).scalars():
+        for row in db.session.execute(db.select(ProcessInstance)).scalars():
             row.valid_until = row.fetched_at
         db.session.commit()
         app.extensions["cache"].invalidate_namespace("processes")
@@ -171,14 +171,14 @@ def test_a_refresh_replaces_the_movements_in_one_transaction(lookup_app, datajud
     client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     with app.app_context():
         first = db.session.execute(db.select(db.func.count()).select_from(Movement)).scalar()
-        db.session.execute(db.update(Process).values(valid_until=Process.fetched_at))
+        db.session.execute(db.update(ProcessInstance).values(valid_until=ProcessInstance.fetched_at))
         db.session.commit()
         app.extensions["cache"].invalidate_namespace("processes")
         app.extensions["cache"].invalidate_namespace("processes-fetch")
     client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     with app.app_context():
         again = db.session.execute(db.select(db.func.count()).select_from(Movement)).scalar()
-        rows = db.session.execute(db.select(db.func.count()).select_from(Process)).scalar()
+        rows = db.session.execute(db.select(db.func.count()).select_from(ProcessInstance)).scalar()
     assert first == again == 61 and rows == 2  # replaced, not appended
     assert datajud.count == 2
 
@@ -243,7 +243,7 @@ def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(looku
         stale = {**client.get(f"/api/v1/processos/{TJES_FIXTURE}").json, "stale": True, "stale_reason": "teste"}
         cache.current().set(processes.CACHE_NS, "00227832220178080024", stale, ttl=1, stale_ttl=600)
         cache.current().delete(processes.FETCH_NS, "00227832220178080024")  # no fetch just happened
-        db.session.query(Process).update({"valid_until": Process.fetched_at})
+        db.session.query(ProcessInstance).update({"valid_until": ProcessInstance.fetched_at})
         db.session.commit()
     time.sleep(1.1)  # the cache keeps real time; one second is its smallest TTL
     other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
@@ -273,7 +273,7 @@ def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(look
     with app.app_context():  # a new worker's view: nothing cached, the stored copy past its TTL
         app.extensions["cache"].invalidate_namespace(processes.CACHE_NS)
         cache.current().delete(processes.FETCH_NS, "00227832220178080024")
-        db.session.query(Process).update({"valid_until": Process.fetched_at})
+        db.session.query(ProcessInstance).update({"valid_until": ProcessInstance.fetched_at})
         db.session.commit()
     other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
     assert other.status_code == 200 and other.json["stale"] is True

@@ -166,12 +166,12 @@ def test_cli_creates_lists_and_changes_users(app, runner):
 
 
 def test_idle_days_count_from_the_last_movement(staff_app):
-    from models import Movement, Process
-    from services import follows
+    from models import Movement, ProcessInstance
+    from services.processes import follows
 
     with staff_app.app_context():
         now = utcnow()
-        process = Process(cnj="00227832220178080024", source="datajud", source_id="x", degree="G1",
+        process = ProcessInstance(cnj="00227832220178080024", source="datajud", source_id="x", degree="G1",
                           valid_until=now + timedelta(days=1), class_name="Procedimento Comum Cível")
         process.movements = [Movement(at=now - timedelta(days=12, hours=1), code=11010, name="Conclusão", position=0),
                              Movement(at=now - timedelta(days=40), code=26, name="Distribuição", position=1)]
@@ -182,6 +182,6 @@ def test_idle_days_count_from_the_last_movement(staff_app):
 
 
 def test_csv_cells_cannot_smuggle_spreadsheet_formulas():
-    from services.follows import _safe_cell
+    from services.processes.follows import _safe_cell
 
     assert _safe_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")" and _safe_cell("Sentença") == "Sentença"

@@ -7,8 +7,9 @@ import click
 import pytest
 
 from extensions import db
-from models import FollowedProcess, Movement, Process, SyncRun, utcnow
-from services import locks, resilience, sync
+from models import FollowedProcess, Movement, ProcessInstance, SyncRun, utcnow
+from services import locks, resilience
+from services.processes import sync
 from tests.conftest import skip_or_fail
 from tests.fake_escavador import FakeEscavador, minimal_process
 from utils import cnj
@@ -50,7 +51,7 @@ def store(app, value, valid_in=timedelta(days=1), read_ago=timedelta(0)):
     """A stored instance of `value` expiring `valid_in` from now, last read `read_ago` ago, with one movement."""
     now = utcnow()
     with app.app_context():
-        row = Process(cnj=value, source="escavador", source_id=f"escavador:{value}", degree="G1",
+        row = ProcessInstance(cnj=value, source="escavador", source_id=f"escavador:{value}", degree="G1",
                       fetched_at=now - timedelta(days=2), valid_until=now + valid_in, last_accessed_at=now - read_ago,
                       subjects=[], raw={})
         row.movements = [Movement(at=now - timedelta(days=3), code=None, name="Distribuído", complements=[],
@@ -138,7 +139,7 @@ def test_retention_removes_only_unfollowed_unread_rows(sync_app, fake):
     record = run_once(app)
     assert record["removed"] == 1 and record["status"] == "ok" and fake.count == 0
     with app.app_context():
-        left = sorted(db.session.execute(db.select(Process.cnj)).scalars())
+        left = sorted(db.session.execute(db.select(ProcessInstance.cnj)).scalars())
         movements = db.session.execute(db.select(db.func.count()).select_from(Movement)).scalar()
         assert app.extensions["cache"].get("processes", old) is None
     assert left == sorted([recent, followed]) and movements == 2

@@ -1,7 +1,7 @@
 """Host and container figures: cgroup v2 and v1 limits, disk of the data folder."""
 from __future__ import annotations
 
-from services import system_info
+from services.monitoring import system_info
 
 
 def _write(path, text):

@@ -1,4 +1,4 @@
-"""services.timeline and the mapping it reads (data/tpu_movement_categories.json, built by scripts/)."""
+"""services.processes.timeline and the mapping it reads (data/tpu_movement_categories.json, built by scripts/)."""
 import importlib.util
 import json
 from datetime import UTC, date, datetime
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services import timeline
-from services.process_records import Movement, parse_datajud_search, parse_movement
+from services.processes import timeline
+from services.processes.datajud import parse_datajud_search, parse_movement
+from services.processes.model import SourceMovement
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "fixtures"
@@ -22,7 +23,7 @@ def shared_file(path: Path) -> Path:
     return path
 
 
-def g2_movements() -> list[Movement]:
+def g2_movements() -> list[SourceMovement]:
     items = json.loads(shared_file(G2).read_text(encoding="utf-8"))["movimentos"]
     return [parse_movement(item, position) for position, item in enumerate(items)]
 
@@ -39,7 +40,7 @@ def at(*parts: int) -> datetime:
 
 
 def movement(code, when, position, complements=(), name="x"):
-    return Movement(at=when, code=code, name=name, complements=complements, position=position)
+    return SourceMovement(at=when, code=code, name=name, complements=complements, position=position)
 
 
 def flat(days):

@@ -25,10 +25,11 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from services import cache as cache_service
-from services import content, metrics
+from services import content
 from services.assistant import guardrails, llm, process_status, store
 from services.assistant.retrieval import Hit, Index, Passage
 from services.assistant.text import fold, normalised_question
+from services.monitoring import metrics
 from utils.masking import mask
 
 log = logging.getLogger("portal.assistant")
@@ -360,4 +361,3 @@ def init_app(app) -> None:
     index = Index(loaded)
     cap = llm.ConcurrencyCap(app.config["ASSISTANT_LLM_CONCURRENCY"])
     app.extensions["assistant"] = State(index=index, cap=cap, known_text=_known_text(loaded, index))
-    app.cli.add_command(cli)

@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from services import processes, timeline
+from services import processes
 from services.cache import CacheLoadTimeout
-from services.process_records import COURT_TIMEZONE
+from services.processes import timeline
 from utils import cnj
+from utils.dates import COURT_TIMEZONE
 
 LAST_MOVEMENTS = 3
 # The formatted number, 20 bare digits, or a looser run of digits and separators that may be a mistyped number.

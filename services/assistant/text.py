@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 import html
 import re
-import unicodedata
 from functools import lru_cache
 
 import snowballstemmer
+
+from utils.text import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("portuguese")
@@ -36,11 +37,6 @@ STOP_WORDS = frozenset((
     "dessa", "desse", "daqui", "contra", "corre", "entro", "entrar", "entra",
 ))
 
-
-def fold(text: str) -> str:
-    """Lower case without accents or combining marks."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def words(text: str) -> list[str]:

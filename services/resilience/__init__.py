@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, State
+from services.resilience.bulkhead import BulkheadFull
 from services.resilience.errors import ClientRateLimited, DependencyUnavailable, MalformedResponse, UpstreamFailed
 from services.resilience.http import Dependency, DependencySettings
 from services.resilience.ratelimit import SharedTokenBucket
@@ -23,7 +24,7 @@ from services.resilience.retry import RetryPolicy
 log = logging.getLogger("portal.resilience")
 RECENT_ERROR_S = 300  # an error this recent, after the last success, makes a dependency "degraded"
 
-__all__ = ["BreakerOpen", "ClientRateLimited", "Dependency", "DependencyUnavailable", "MalformedResponse",
+__all__ = ["BreakerOpen", "BulkheadFull", "ClientRateLimited", "Dependency", "DependencyUnavailable", "MalformedResponse",
            "Resilience", "ServiceStatus", "UpstreamFailed", "current", "dependency", "init_app"]
 
 
@@ -137,7 +138,7 @@ def settings_from_config(config) -> dict[str, DependencySettings]:
         result[name] = DependencySettings(
             base_url=spec["base_url"], connect_timeout_s=spec["connect_timeout_s"],
             read_timeout_s=spec["read_timeout_s"], rate_per_min=spec["rate_per_min"], breaker=breaker, retry=retry,
-            retry_budget_percent=config["RETRY_BUDGET_PERCENT"] / 100)
+            retry_budget_percent=config["RETRY_BUDGET_PERCENT"] / 100, max_concurrent=spec["max_concurrent"])
     return result
 
 

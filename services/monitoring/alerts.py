@@ -7,7 +7,7 @@ of the threshold minus a margin (ALERT_CLEAR_MARGIN_PERCENT of it) for ALERT_CLE
 hovering around the threshold neither floods nor flaps. `updated_at` is the last time the condition
 was not clear, so the rule needs no memory of its own and survives a change of collector.
 
-Rules run in the single monitoring collector (services.monitoring); the partial unique index of
+Rules run in the single monitoring collector (services.monitoring.collector); the partial unique index of
 migration 0004 makes a second concurrent insert fail, so even a race keeps one active alert.
 An admin may resolve an alert by hand; if the condition still holds, the next evaluation raises it anew.
 """
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from extensions import db
 from models import Alert
+from utils.dates import as_utc
 
 log = logging.getLogger("portal.alerts")
 SEVERITIES = ("warning", "error", "critical")
@@ -86,9 +87,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
-
 
 def _active(condition: str) -> Alert | None:
     return db.session.scalars(select(Alert).where(Alert.condition == condition, Alert.resolved_at.is_(None))).first()
@@ -127,7 +125,7 @@ def _hold(condition: str, now: datetime) -> None:
 
 def _clear_if_due(condition: str, now: datetime, clear_after_s: float, value: float | None) -> bool:
     alert = _active(condition)
-    if alert is None or (now - _aware(alert.updated_at)).total_seconds() < clear_after_s:
+    if alert is None or (now - as_utc(alert.updated_at)).total_seconds() < clear_after_s:
         return False
     alert.resolved_at, alert.resolved_by, alert.value = now, "auto", value
     db.session.commit()
@@ -184,7 +182,7 @@ def active() -> list[Alert]:
     """Unresolved alerts, the most severe first, then the newest."""
     alerts = db.session.scalars(select(Alert).where(Alert.resolved_at.is_(None))).all()
     return sorted(alerts, key=lambda a: (-SEVERITIES.index(a.severity) if a.severity in SEVERITIES else 0,
-                                         -_aware(a.raised_at).timestamp()))
+                                         -as_utc(a.raised_at).timestamp()))
 
 
 def recent(limit: int = 50) -> list[Alert]:
@@ -205,7 +203,7 @@ def resolve(alert_id: int, username: str) -> Alert | None:
 
 def to_json(alert: Alert) -> dict:
     def stamp(moment):
-        return _aware(moment).isoformat() if moment else None
+        return as_utc(moment).isoformat() if moment else None
 
     return {"id": alert.id, "condition": alert.condition, "severity": alert.severity, "message": alert.message,
             "value": alert.value, "threshold": alert.threshold, "raised_at": stamp(alert.raised_at),

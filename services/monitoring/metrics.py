@@ -67,6 +67,8 @@ DEP_FAILURES = Counter("portal_dependency_failures_total", "Outbound calls that 
 DEP_REJECTED = Counter("portal_dependency_rejected_total", "Calls refused by an open breaker (nothing sent)",
                        ["dependency"])
 DEP_RETRIES = Counter("portal_dependency_retries_total", "Retries of outbound calls", ["dependency"])
+DEP_BULKHEAD_REJECTED = Counter("portal_dependency_bulkhead_rejected_total",
+                                "Calls refused because the dependency's bulkhead was full (nothing sent)", ["dependency"])
 DEP_LATENCY = Histogram("portal_dependency_duration_seconds", "Time of one outbound attempt", ["dependency"],
                         buckets=SLOW_BUCKETS)
 # livemax: the worst state among the workers alive now. Plain "max" would keep the value a dead
@@ -176,6 +178,10 @@ def dependency_unauthorized(dependency: str) -> None:
 
 def dependency_rejected(dependency: str) -> None:
     DEP_REJECTED.labels(dependency).inc()
+
+
+def bulkhead_rejected(dependency: str) -> None:
+    DEP_BULKHEAD_REJECTED.labels(dependency).inc()
 
 
 def dependency_retry(dependency: str) -> None:

@@ -9,7 +9,7 @@ The rules, applied in this order (all figures are constants of this module):
    at most 40, so upstream trouble alone keeps the score within 60–80 once anything is down
    (one down = 75, all down = 60).
 3. Each metric at a threshold level (CPU, memory, disk, error rate, p95 latency, cache hit rate, sync
-   failures, as judged by services.alerts against the configured thresholds): warning 5, error 10,
+   failures, as judged by services.monitoring.alerts against the configured thresholds): warning 5, error 10,
    critical 20; together at most 30.
 4. An *essential* component (the database) degraded costs 20; down caps the score at 40, whatever the rest.
 5. The result is clamped to 0–100 and rounded to a whole number.

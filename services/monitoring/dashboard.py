@@ -1,7 +1,7 @@
 """The JSON the admin dashboard polls: the whole server's figures, whichever worker answers.
 
-Counts and percentiles come from the merged metrics (services.metrics: every worker's files under
-gunicorn), rates from the last sample of the single collector (services.monitoring), dependency
+Counts and percentiles come from the merged metrics (services.monitoring.metrics: every worker's files under
+gunicorn), rates from the last sample of the single collector (services.monitoring.collector), dependency
 details from the resilience registry with the worst breaker state across workers, and alerts from the
 database. Nothing here is per-worker except `worker_pid`, reported so a test can tell who answered.
 """
@@ -12,8 +12,9 @@ import time
 
 from flask import current_app
 
-from services import alerts, cache, health, metrics, monitoring, resilience, system_info
-from services.health_score import Component
+from services import cache, resilience
+from services.monitoring import alerts, collector, metrics, readiness, system_info
+from services.monitoring.health_score import Component
 
 OPTIONAL_UPSTREAMS = {"escavador": "ESCAVADOR_API_KEY", "openai": "OPENAI_API_KEY"}
 
@@ -68,7 +69,7 @@ def dependencies(snap: metrics.Snapshot) -> list[dict]:
 
 def components(upstreams: list[dict]) -> list[Component]:
     """The parts the health score judges: the database (essential), Redis when configured, the upstreams."""
-    ready = health.readiness() if "readiness" in current_app.extensions else None
+    ready = readiness.readiness() if "readiness" in current_app.extensions else None
     database = "healthy" if ready is None or ready.status in ("pass", "warn") else "down"
     parts = [Component("database", database, essential=True)]
     if current_app.config.get("REDIS_URL"):
@@ -87,7 +88,7 @@ def assistant(snap: metrics.Snapshot) -> dict:
 
 def sync(snap: metrics.Snapshot) -> dict:
     last_runs = snap.gauge_max("portal_sync_last_run_timestamp_seconds", "status")
-    return {"summary": monitoring.sync_summary(),
+    return {"summary": collector.sync_summary(),
             "runs_by_status": {k: int(v) for k, v in snap.by("portal_sync_runs_total", "status").items()},
             "last_run_at": max(last_runs.values()) if last_runs else None}
 
@@ -106,8 +107,8 @@ def cache_figures(snap: metrics.Snapshot) -> dict:
 def routes(snap: metrics.Snapshot) -> list[dict]:
     """Per route template: answers by status class, error share and latency percentiles, busiest first."""
     result = []
-    for route, histogram in snap.histograms_by(monitoring.LATENCY, "route").items():
-        by_status = {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "status", route=route).items()}
+    for route, histogram in snap.histograms_by(collector.LATENCY, "route").items():
+        by_status = {k: int(v) for k, v in snap.by(collector.REQUESTS, "status", route=route).items()}
         total = sum(by_status.values())
         result.append({"route": route, "requests": total, "by_status": by_status,
                        "error_rate_percent": round(100 * by_status.get("5xx", 0) / total, 2) if total else None,
@@ -119,8 +120,8 @@ def routes(snap: metrics.Snapshot) -> list[dict]:
 def summary() -> dict:
     """Everything the dashboard shows, in one document."""
     snap = metrics.Snapshot()
-    by_status = {k: int(v) for k, v in snap.by(monitoring.REQUESTS, "status").items()}
-    latest = monitoring.current().history.latest() or {}
+    by_status = {k: int(v) for k, v in snap.by(collector.REQUESTS, "status").items()}
+    latest = collector.current().history.latest() or {}
     upstreams = dependencies(snap)
     sample = {name: latest.get(name) for name in ("cpu", "memory", "disk")}
     if sample["disk"] is None:
@@ -133,7 +134,7 @@ def summary() -> dict:
         "requests": {"total": sum(by_status.values()), "by_status": by_status,
                      "rate_per_s": latest.get("request_rate"), "error_rate_percent": latest.get("error_rate"),
                      "window_s": current_app.config["MONITORING_SAMPLE_INTERVAL_S"], "sampled_at": latest.get("time")},
-        "latency": latency(snap.histogram(monitoring.LATENCY)),
+        "latency": latency(snap.histogram(collector.LATENCY)),
         "latency_window_p95_ms": latest.get("p95_latency"),
         "routes": routes(snap),
         "cache": cache_figures(snap),
@@ -142,5 +143,5 @@ def summary() -> dict:
         "assistant": assistant(snap),
         "sync": sync(snap),
         "alerts": [alerts.to_json(alert) for alert in alerts.active()],
-        "health": monitoring.health_score_of(components(upstreams), levels),
+        "health": collector.health_score_of(components(upstreams), levels),
     }

@@ -27,17 +27,19 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
 from services import resilience
-from services.process_records import CodeName, Movement, ProcessRecord, parse_datetime, send_counted
+from services.processes.calls import send_counted
+from services.processes.model import CodeName, ProcessRecord, SourceMovement
 from services.resilience import DependencyUnavailable, MalformedResponse
 from utils import cnj as cnj_numbers
+from utils.dates import parse_datetime
 from utils.masking import mask
+from utils.text import fold_each
 
 log = logging.getLogger("portal.escavador")
 NAME = "escavador"
@@ -224,7 +226,7 @@ def _subjects(capa: dict) -> tuple[CodeName, ...]:
     return tuple(CodeName(code=None, name=name) for name in dict.fromkeys(names))
 
 
-def _movement(item: dict, position: int, names: re.Pattern | None) -> Movement | None:
+def _movement(item: dict, position: int, names: re.Pattern | None) -> SourceMovement | None:
     at = parse_datetime(item.get("data"))
     text = _text(item.get("conteudo"))
     if at is None or not text:
@@ -232,7 +234,7 @@ def _movement(item: dict, position: int, names: re.Pattern | None) -> Movement |
     name = _scrub(" ".join(text.split()), names)
     if len(name) > MAX_NAME_CHARS:
         name = name[:MAX_NAME_CHARS - 1].rstrip() + "…"
-    return Movement(at=at, code=None, name=name, complements=(), position=position)
+    return SourceMovement(at=at, code=None, name=name, complements=(), position=position)
 
 
 _SUFFIXES = re.compile(r"\s+e\s+outros?\s*$", re.IGNORECASE)
@@ -249,7 +251,7 @@ def _party_names(process: dict) -> re.Pattern | None:
                 found.add(person.get("nome"))
                 found.update(lawyer.get("nome") for lawyer in person.get("advogados") or []
                              if isinstance(lawyer, dict))
-    folded = {" ".join(_fold(_SUFFIXES.sub("", name)).split()) for name in found if isinstance(name, str)}
+    folded = {" ".join(fold_each(_SUFFIXES.sub("", name)).split()) for name in found if isinstance(name, str)}
     folded = sorted((name for name in folded if len(name) >= MIN_NAME_CHARS and name not in _NOT_A_NAME),
                     key=len, reverse=True)
     if not folded:
@@ -260,7 +262,7 @@ def _party_names(process: dict) -> re.Pattern | None:
 
 def _scrub(text: str, names: re.Pattern | None) -> str:
     if names is not None:
-        folded = _fold(text)  # same length as `text`: spans found in it apply to the original
+        folded = fold_each(text)  # same length as `text`: spans found in it apply to the original
         pieces, last = [], 0
         for match in names.finditer(folded):
             pieces += [text[last:match.start()], PARTY]
@@ -268,10 +270,6 @@ def _scrub(text: str, names: re.Pattern | None) -> str:
         text = "".join(pieces) + text[last:]
     return mask(text)
 
-
-def _fold(text: str) -> str:
-    """Lower case without accents, one character for one character."""
-    return "".join((unicodedata.normalize("NFKD", ch)[:1] or ch).lower()[:1] or ch for ch in text)
 
 
 def _named(value: Any) -> CodeName | None:

@@ -43,12 +43,14 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, func, or_, select, update
 
 from extensions import db
-from models import FollowedProcess, Movement, Process, SyncRun, utcnow
+from models import FollowedProcess, Movement, ProcessInstance, SyncRun, utcnow
 from services import cache as cache_service
-from services import locks, metrics, processes, resilience
-from services.process_records import COURT_TIMEZONE, counting_upstream_requests
+from services import locks, processes, resilience
+from services.monitoring import metrics
+from services.processes.calls import counting_provider_requests
 from services.resilience.breaker import State
 from utils import cnj
+from utils.dates import COURT_TIMEZONE, as_utc
 
 log = logging.getLogger("portal.sync")
 NOT_FOUND_NS = "sync-not-found"
@@ -150,7 +152,7 @@ def _refresh_due(run_id: int, counts: Counters, progress: Progress | None, lock)
 
 def _refresh_one(number: str, counts: Counters, cache) -> str | None:
     """Refresh one number; returns why the rest of the batch must be skipped, if it must."""
-    with counting_upstream_requests() as sent:
+    with counting_provider_requests() as sent:
         outcome = processes.refresh(number)
     counts.upstream_calls += sent[0]
     if outcome["status"] == "found":
@@ -193,8 +195,8 @@ def _close_interrupted_runs() -> None:
 def due_numbers(now: datetime, limit: int) -> list[str]:
     """Followed numbers whose copy expires before the next run: never fetched first, then soonest to expire."""
     horizon = now + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
-    expiry = (select(Process.cnj.label("cnj"), func.min(Process.valid_until).label("valid_until"))
-              .group_by(Process.cnj).subquery())
+    expiry = (select(ProcessInstance.cnj.label("cnj"), func.min(ProcessInstance.valid_until).label("valid_until"))
+              .group_by(ProcessInstance.cnj).subquery())
     query = (select(FollowedProcess.cnj)
              .outerjoin(expiry, expiry.c.cnj == FollowedProcess.cnj)
              .where(or_(expiry.c.valid_until.is_(None), expiry.c.valid_until <= horizon))
@@ -206,15 +208,15 @@ def due_numbers(now: datetime, limit: int) -> list[str]:
 def _remove_unused() -> int:
     """Delete stored processes nobody follows and nobody read for PROCESS_RETENTION_DAYS days, with their movements."""
     cutoff = utcnow() - timedelta(days=current_app.config["PROCESS_RETENTION_DAYS"])
-    unused = (Process.last_accessed_at < cutoff, Process.cnj.not_in(select(FollowedProcess.cnj)))
-    rows = db.session.execute(select(Process.id, Process.cnj).where(*unused)).all()
+    unused = (ProcessInstance.last_accessed_at < cutoff, ProcessInstance.cnj.not_in(select(FollowedProcess.cnj)))
+    rows = db.session.execute(select(ProcessInstance.id, ProcessInstance.cnj).where(*unused)).all()
     removed = 0
     for start in range(0, len(rows), DELETE_CHUNK):
         ids = [row.id for row in rows[start:start + DELETE_CHUNK]]
         # The conditions are checked again in the DELETE: a row read or followed meanwhile stays.
-        still = select(Process.id).where(Process.id.in_(ids), *unused)
+        still = select(ProcessInstance.id).where(ProcessInstance.id.in_(ids), *unused)
         db.session.execute(delete(Movement).where(Movement.process_id.in_(still)))
-        removed += db.session.execute(delete(Process).where(Process.id.in_(ids), *unused)).rowcount or 0
+        removed += db.session.execute(delete(ProcessInstance).where(ProcessInstance.id.in_(ids), *unused)).rowcount or 0
     db.session.commit()
     cache = cache_service.current()
     for number in {row.cnj for row in rows}:
@@ -246,7 +248,7 @@ def next_run_due(now: datetime) -> datetime:
     last = _last_run()
     if last is None:
         return now
-    return _aware(last.started_at) + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
+    return as_utc(last.started_at) + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
 
 
 def _due(now: datetime) -> bool:
@@ -261,11 +263,11 @@ def last_run_summary() -> dict:
     used, limit = budget_used(now), config["SYNC_DAILY_BUDGET"]
     described = None
     if last is not None:
-        finished = _aware(last.finished_at) if last.finished_at else None
+        finished = as_utc(last.finished_at) if last.finished_at else None
         described = {
             "id": last.id, "trigger": last.trigger, "status": last.status, "started_at": _iso(last.started_at),
             "finished_at": _iso(finished),
-            "duration_s": round((finished - _aware(last.started_at)).total_seconds(), 3) if finished else None,
+            "duration_s": round((finished - as_utc(last.started_at)).total_seconds(), 3) if finished else None,
             "checked": last.checked, "refreshed": last.refreshed, "failed": last.failed, "skipped": last.skipped,
             "removed": last.removed, "upstream_calls": last.upstream_calls, "error": last.error}
     return {
@@ -280,12 +282,9 @@ def last_run_summary() -> dict:
     }
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-
 
 def _iso(moment: datetime | None) -> str | None:
-    return _aware(moment).isoformat().replace("+00:00", "Z") if moment else None
+    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
 # -- the in-process scheduler --------------------------------------------------------------------
@@ -357,8 +356,8 @@ cli = AppGroup("processes", help="The process lookup: sync of followed processes
 
 
 def summary_line(record: SyncRun) -> str:
-    duration = (_aware(record.finished_at) - _aware(record.started_at)).total_seconds() if record.finished_at else 0
-    used = budget_used(_aware(record.started_at))
+    duration = (as_utc(record.finished_at) - as_utc(record.started_at)).total_seconds() if record.finished_at else 0
+    used = budget_used(as_utc(record.started_at))
     line = (f"sync #{record.id} {record.status} in {duration:.1f} s: {record.checked} checked, "
             f"{record.refreshed} refreshed, {record.failed} failed, {record.skipped} skipped, "
             f"{record.removed} removed; {record.upstream_calls} upstream calls "

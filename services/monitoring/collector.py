@@ -3,7 +3,7 @@
 Every MONITORING_SAMPLE_INTERVAL_S (30 s) one collector per server — whichever worker holds the
 Redis lock `{prefix}monitoring:collector` (SET NX PX, renewed by its holder; another worker takes over
 within one interval if it dies), or the process itself without Redis — takes the merged metrics
-(services.metrics), computes the window since its previous sample, appends the headline figures to
+(services.monitoring.metrics), computes the window since its previous sample, appends the headline figures to
 their histories (Redis lists capped at MONITORING_HISTORY_SIZE, or memory without Redis) and runs the
 alert rules. The baseline of the window is kept beside the history, so a new collector continues
 where the old one stopped.
@@ -24,7 +24,8 @@ from collections import deque
 
 from flask import current_app
 
-from services import alerts, cache, health_score, locks, metrics, system_info
+from services import cache, locks
+from services.monitoring import alerts, health_score, metrics, system_info
 
 log = logging.getLogger("portal.monitoring")
 
@@ -363,9 +364,9 @@ def consecutive_sync_failures(limit: int = 20) -> float | None:
 
 
 def sync_summary() -> dict | None:
-    """services.sync.last_run_summary() when that module exists (another part of the portal)."""
+    """services.processes.sync.last_run_summary() when that module exists (another part of the portal)."""
     try:
-        from services import sync
+        from services.processes import sync
     except ImportError:
         return None
     summary = getattr(sync, "last_run_summary", None)
@@ -380,7 +381,7 @@ def sync_summary() -> dict | None:
 
 # -- wiring -----------------------------------------------------------------------------------------------------
 def _serving() -> bool:
-    """True unless this process is a CLI command other than `flask run` (as services.sync decides)."""
+    """True unless this process is a CLI command other than `flask run` (as services.processes.sync decides)."""
     import click
 
     context = click.get_current_context(silent=True)

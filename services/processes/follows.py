@@ -4,16 +4,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import FollowedProcess, Movement, Process, utcnow
-from services import timeline
-from services.process_records import COURT_TIMEZONE
+from models import FollowedProcess, Movement, ProcessInstance, utcnow
+from services.processes import timeline
 from utils import cnj
+from utils.dates import COURT_TIMEZONE, as_utc
 
 MAX_NUMBERS_PER_PASTE = 50
 
@@ -99,17 +99,18 @@ def is_followed(number: str) -> bool:
 def followed_rows(now: datetime | None = None) -> list[FollowedRow]:
     now = now or utcnow()
     latest = (
-        select(Process.cnj.label("cnj"), Movement.at.label("at"), Movement.code.label("code"),
+        select(ProcessInstance.cnj.label("cnj"), Movement.at.label("at"), Movement.code.label("code"),
                Movement.name.label("name"),
-               func.row_number().over(partition_by=Process.cnj,
+               func.row_number().over(partition_by=ProcessInstance.cnj,
                                       order_by=(Movement.at.desc(), Movement.position.desc())).label("rank"))
-        .join(Movement, Movement.process_id == Process.id)
+        .join(Movement, Movement.process_id == ProcessInstance.id)
         .subquery()
     )
     last_movements = {row.cnj: row for row in db.session.execute(
         select(latest.c.cnj, latest.c.at, latest.c.code, latest.c.name).where(latest.c.rank == 1))}
-    instances: dict[str, list[Process]] = {}
-    for process in db.session.scalars(select(Process).join(FollowedProcess, FollowedProcess.cnj == Process.cnj)):
+    instances: dict[str, list[ProcessInstance]] = {}
+    followed = select(ProcessInstance).join(FollowedProcess, FollowedProcess.cnj == ProcessInstance.cnj)
+    for process in db.session.scalars(followed):
         instances.setdefault(process.cnj, []).append(process)
     rows = []
     for follow in db.session.scalars(select(FollowedProcess).order_by(FollowedProcess.added_at.desc(),
@@ -117,10 +118,10 @@ def followed_rows(now: datetime | None = None) -> list[FollowedRow]:
         stored = sorted(instances.get(follow.cnj, []), key=lambda p: p.degree)
         last = last_movements.get(follow.cnj)
         restricted = any(p.restricted for p in stored)
-        last_at = _aware(last.at) if last and not restricted else None
+        last_at = as_utc(last.at) if last and not restricted else None
         rows.append(FollowedRow(
             number=cnj.format(follow.cnj),
-            added_at=_aware(follow.added_at),
+            added_at=as_utc(follow.added_at),
             class_name=None if restricted else next((p.class_name for p in stored if p.class_name), None),
             judging_body=None if restricted else next((p.judging_body_name for p in stored if p.judging_body_name),
                                                       None),
@@ -128,7 +129,7 @@ def followed_rows(now: datetime | None = None) -> list[FollowedRow]:
             last_movement_name=last.name if last_at else None,
             last_movement_plain=timeline.category_label(timeline.category_of(last.code)) if last_at else None,
             idle_days=(now - last_at).days if last_at else None,
-            fetched_at=max((_aware(p.fetched_at) for p in stored), default=None),
+            fetched_at=max((as_utc(p.fetched_at) for p in stored), default=None),
             sync_status=_worst_status(stored),
             sync_error=next((p.last_sync_error for p in stored if p.last_sync_error), None),
             restricted=restricted,
@@ -164,12 +165,9 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(COURT_TIMEZONE).strftime("%d/%m/%Y %H:%M")
 
 
-def _worst_status(stored: list[Process]) -> str | None:
+def _worst_status(stored: list[ProcessInstance]) -> str | None:
     if not stored:
         return None
     statuses = {p.last_sync_status for p in stored}
     return next((s for s in ("error", "not_found", "stale") if s in statuses), stored[0].last_sync_status)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,9 +10,9 @@
    with the reason, or ProcessUnavailable when nothing is stored.
 The answer is the API's JSON shape (see `routes_api.py` and /api/v1/openapi.json).
 
-The provider is DataJud (services.datajud), or Escavador (services.escavador) when ESCAVADOR_API_KEY
+The provider is DataJud (services.processes.datajud), or Escavador (services.processes.escavador) when ESCAVADOR_API_KEY
 is set; both give `fetch(cnj) -> list[ProcessRecord]`. `refresh(cnj)` is the same single-flight fetch
-without the cache and store in front, for the sync job (services.sync).
+without the cache and store in front, for the sync job (services.processes.sync).
 """
 from __future__ import annotations
 
@@ -26,13 +26,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
-from models import Movement, Process, utcnow
+from models import Movement, ProcessInstance, utcnow
 from services import cache as cache_service
-from services import datajud, escavador, timeline
 from services.cache import CacheLoadTimeout
-from services.process_records import COURT_TIMEZONE, ProcessRecord
+from services.processes import datajud, escavador, timeline
+from services.processes.model import ProcessRecord, SourceMovement
 from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable
 from utils import cnj
+from utils.dates import COURT_TIMEZONE, as_utc
 
 log = logging.getLogger("portal.processes")
 CACHE_NS = "processes"
@@ -179,7 +180,8 @@ def _note_read(number: str) -> None:
     if cache.get(READ_NOTED_NS, number) is not None:
         return
     try:
-        db.session.execute(update(Process).where(Process.cnj == number).values(last_accessed_at=utcnow()))
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.cnj == number)
+                           .values(last_accessed_at=utcnow()))
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -222,7 +224,7 @@ def _reason_for_people(exc: DependencyUnavailable, source) -> str:
 def _note_failure(number: str, error: str) -> None:
     """Mark the stored instances of `number` (if any) with the failed attempt, for staff and the dashboard."""
     try:
-        db.session.execute(update(Process).where(Process.cnj == number)
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.cnj == number)
                            .values(last_sync_status="error", last_sync_error=error[:500]))
         db.session.commit()
     except SQLAlchemyError:
@@ -230,16 +232,16 @@ def _note_failure(number: str, error: str) -> None:
         log.warning("could not record a failed fetch of a stored process")
 
 
-def _store(number: str, records: list[ProcessRecord], source: str) -> list[Process]:
+def _store(number: str, records: list[ProcessRecord], source: str) -> list[ProcessInstance]:
     """Replace the stored instances of `number` in one transaction; on failure keep the old data."""
     now = utcnow()
     valid_until = now + timedelta(seconds=current_app.config["PROCESS_DB_TTL"])
     try:
         existing = {(row.source, row.source_id): row for row in
-                    db.session.execute(select(Process).where(Process.cnj == number)).scalars()}
+                    db.session.execute(select(ProcessInstance).where(ProcessInstance.cnj == number)).scalars()}
         rows = []
         for record in records:
-            row = existing.pop((source, record.source_id), None) or Process(
+            row = existing.pop((source, record.source_id), None) or ProcessInstance(
                 cnj=number, source=source, source_id=record.source_id)
             _fill(row, record, now, valid_until)
             db.session.add(row)
@@ -251,11 +253,11 @@ def _store(number: str, records: list[ProcessRecord], source: str) -> list[Proce
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("could not store a fetched process; serving it without storing")
-        return [_fill(Process(cnj=number, source=source, source_id=r.source_id), r, now, valid_until)
+        return [_fill(ProcessInstance(cnj=number, source=source, source_id=r.source_id), r, now, valid_until)
                 for r in records]
 
 
-def _fill(row: Process, record: ProcessRecord, now: datetime, valid_until: datetime) -> Process:
+def _fill(row: ProcessInstance, record: ProcessRecord, now: datetime, valid_until: datetime) -> ProcessInstance:
     row.degree = record.degree
     row.class_code = record.process_class.code if record.process_class else None
     row.class_name = record.process_class.name if record.process_class else None
@@ -279,7 +281,7 @@ def _fill(row: Process, record: ProcessRecord, now: datetime, valid_until: datet
 
 def _forget(number: str) -> None:
     try:
-        db.session.execute(delete(Process).where(Process.cnj == number))
+        db.session.execute(delete(ProcessInstance).where(ProcessInstance.cnj == number))
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -287,34 +289,30 @@ def _forget(number: str) -> None:
 
 
 def _stored_payload(number: str, valid_only: bool) -> dict | None:
-    rows = list(db.session.execute(select(Process).where(Process.cnj == number)).scalars())
+    rows = list(db.session.execute(select(ProcessInstance).where(ProcessInstance.cnj == number)).scalars())
     if not rows:
         return None
-    if valid_only and min(_aware(row.valid_until) for row in rows) <= utcnow():
+    if valid_only and min(as_utc(row.valid_until) for row in rows) <= utcnow():
         return None
     return _payload(number, rows)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
 
 def _iso(moment: datetime | None) -> str | None:
-    return _aware(moment).isoformat().replace("+00:00", "Z") if moment else None
+    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
 _DEGREE_ORDER = {"G1": 0, "JE": 1, "G2": 2, "TR": 3}
 
 
-def _payload(number: str, rows: list[Process]) -> dict:
+def _payload(number: str, rows: list[ProcessInstance]) -> dict:
     rows = sorted(rows, key=lambda row: (_DEGREE_ORDER.get(row.degree, 9), row.degree, row.source_id))
     restricted = any(row.restricted for row in rows)
     return {
         "cnj": cnj.format(number),
         "stale": False,
         "stale_reason": None,
-        "fetched_at": _iso(min(_aware(row.fetched_at) for row in rows)),
+        "fetched_at": _iso(min(as_utc(row.fetched_at) for row in rows)),
         "source": rows[0].source,
         "restricted": restricted,
         # A restricted process shows its number and nothing else, whatever else the source sent.
@@ -322,10 +320,8 @@ def _payload(number: str, rows: list[Process]) -> dict:
     }
 
 
-def _instance(row: Process) -> dict:
-    from services.process_records import Movement as RecordMovement
-
-    records = [RecordMovement(at=_aware(m.at), code=m.code, name=m.name, complements=tuple(m.complements),
+def _instance(row: ProcessInstance) -> dict:
+    records = [SourceMovement(at=as_utc(m.at), code=m.code, name=m.name, complements=tuple(m.complements),
                               position=m.position) for m in row.movements]
     movements = [{"date": item.date.astimezone(UTC).isoformat().replace("+00:00", "Z"), "code": item.code,
                   "name": item.name, "complements": list(item.complements), "category": item.category}

@@ -14,9 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from services.process_records import COURT_TIMEZONE, Movement
+from services.processes.model import SourceMovement
+from utils.dates import COURT_TIMEZONE
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "tpu_movement_categories.json"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "tpu_movement_categories.json"
 FALLBACK = "outros"
 
 
@@ -81,7 +82,7 @@ def explanation(category: str) -> str:
     return explanations.get(category, explanations[FALLBACK])
 
 
-def build_timeline(movements: Iterable[Movement]) -> list[Day]:
+def build_timeline(movements: Iterable[SourceMovement]) -> list[Day]:
     """Days newest first, each with its items newest first.
 
     Only exact duplicates collapse (into one item with a count): two identical acts at different times are two
@@ -105,7 +106,7 @@ def build_timeline(movements: Iterable[Movement]) -> list[Day]:
     return [Day(date=day, items=items) for day, items in days]
 
 
-def _item(movement: Movement, local: datetime, count: int) -> TimelineItem:
+def _item(movement: SourceMovement, local: datetime, count: int) -> TimelineItem:
     category = category_of(movement.code)
     label = category_label(category)
     return TimelineItem(date=local, code=movement.code, name=movement.name or label,

@@ -1,4 +1,5 @@
-"""services.process_records: real DataJud responses (../shared) and our own cases built from the quirks list.
+"""The DataJud parser and the process model: real DataJud responses (../shared) and our own cases built from
+the quirks list.
 
 Our fixtures (tests/fixtures/datajud/) are constructed, with valid TJES numbers:
 - tjes-several-instances.json: TR, G2, G1 (twice), JE (no `_id`, only `_source.id`), SUP, and a hit of another number;
@@ -14,15 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from services.process_records import (
-    CodeName,
-    MalformedResponse,
-    Movement,
-    ProcessRecord,
-    parse_datajud_search,
-    parse_datetime,
-    parse_movement,
-)
+from services.processes.datajud import UnusablePayload, parse_datajud_search, parse_movement
+from services.processes.model import CodeName, ProcessRecord, SourceMovement
+from utils.dates import parse_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "fixtures" / "datajud"
@@ -213,7 +208,7 @@ def test_parse_movement_refuses_what_cannot_be_placed():
                                                          {"descricao": "tipo_de_documento", "valor": "12"},
                                                          {"descricao": "texto_livre", "valor": "Laudo pericial"},
                                                          "lixo"]}, 7)
-    assert movement == Movement(at=utc(2024, 1, 1, 15), code=85, name="Petição",
+    assert movement == SourceMovement(at=utc(2024, 1, 1, 15), code=85, name="Petição",
                                 complements=("Petição (outras)", "Laudo pericial"), position=7)
 
 
@@ -228,7 +223,7 @@ def test_parse_movement_refuses_what_cannot_be_placed():
     {"error": {"type": "parsing_exception", "reason": "[match] unknown token"}, "status": 400},
 ])
 def test_what_is_not_a_search_response_is_malformed(payload):
-    with pytest.raises(MalformedResponse) as error:
+    with pytest.raises(UnusablePayload) as error:
         parse_datajud_search(payload, TJES_NUMBER)
     assert error.value.reason
 

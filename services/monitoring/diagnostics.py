@@ -21,7 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
-from services import cache, resilience, system_info
+from services import cache, resilience
+from services.monitoring import system_info
 from services.resilience import DependencyUnavailable
 
 SECRET_SETTINGS = ("SECRET_KEY", "DATAJUD_API_KEY", "ESCAVADOR_API_KEY", "OPENAI_API_KEY", "SESSION_SECRET")
@@ -325,4 +326,4 @@ def _command():
     return diagnostics
 
 
-command = _command()
+cli = _command()
