@@ -192,3 +192,54 @@ def test_every_transition_is_logged_once(breaker, clock, make_app, log_lines):
     changes = [(line["from_state"], line["to_state"]) for line in log_lines()
                if line["message"] == "circuit breaker state change"]
     assert changes == [("closed", "open"), ("open", "half_open")]
+
+
+def test_failures_in_a_row_trip_whatever_the_successes_before(breaker, clock):  # issue 18: cut off within 2 s
+    for _ in range(200):
+        call(breaker, clock)
+    clock.advance(1)
+    for _ in range(4):
+        call(breaker, clock, failed=True)
+    assert breaker.state == State.CLOSED  # 4 of 204: the rate alone would wait for ~200 more failures
+    call(breaker, clock, failed=True)
+    assert breaker.state == State.OPEN
+
+
+def test_a_success_breaks_the_run_of_failures(breaker, clock):
+    for _ in range(30):
+        call(breaker, clock)
+    for _ in range(3):
+        for _ in range(4):
+            call(breaker, clock, failed=True)
+        call(breaker, clock)
+    assert breaker.state == State.CLOSED  # 12 of 45, never 5 in a row
+
+
+def test_slow_calls_in_a_row_count_as_failures_in_a_row(breaker, clock):
+    for _ in range(50):
+        call(breaker, clock)
+    for _ in range(5):
+        call(breaker, clock, duration=2.5)
+    assert breaker.state == State.OPEN
+
+
+def test_failures_in_a_row_can_be_turned_off(clock):
+    breaker = CircuitBreaker("upstream", BreakerConfig(**{**CONFIG.__dict__, "consecutive_failures": 0}), clock=clock)
+    for _ in range(100):
+        call(breaker, clock)
+    for _ in range(20):
+        call(breaker, clock, failed=True)
+    assert breaker.state == State.CLOSED
+
+
+def test_the_run_starts_again_after_the_breaker_closes(breaker, clock):
+    trip(breaker, clock)
+    clock.advance(30)
+    call(breaker, clock)
+    call(breaker, clock)
+    assert breaker.state == State.CLOSED
+    for _ in range(20):
+        call(breaker, clock)
+    for _ in range(4):
+        call(breaker, clock, failed=True)
+    assert breaker.state == State.CLOSED

@@ -24,8 +24,8 @@ from services.resilience.retry import RetryPolicy
 log = logging.getLogger("portal.resilience")
 RECENT_ERROR_S = 300  # an error this recent, after the last success, makes a dependency "degraded"
 
-__all__ = ["BreakerOpen", "BulkheadFull", "ClientRateLimited", "Dependency", "DependencyUnavailable", "MalformedResponse",
-           "Resilience", "ServiceStatus", "UpstreamFailed", "current", "dependency", "init_app"]
+__all__ = ["BreakerOpen", "BulkheadFull", "ClientRateLimited", "Dependency", "DependencyUnavailable",
+           "MalformedResponse", "Resilience", "ServiceStatus", "UpstreamFailed", "current", "dependency", "init_app"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ time-based failure-rate window with a minimum volume, slow-call detection and a 
 half-open trials without holding a lock around the protected call. Here the lock is held only to
 decide permission and to record the outcome; calls run concurrently.
 
+Besides the rate, `consecutive_failures` bad calls in a row open it at once: a source that starts failing
+outright is cut off within a few calls, however many successes the window held before.
+
 States: closed (calls flow, outcomes counted), open (calls rejected until `open_s` has passed),
 half-open (up to `half_open_calls` trials at a time; `close_after` successes close it, one failure
 opens it again), forced-open and disabled (set by an admin: reject everything / let everything
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services import metrics
+from services.monitoring import metrics
 from services.resilience.errors import DependencyUnavailable
 
 log = logging.getLogger("portal.resilience")
@@ -50,6 +53,7 @@ class BreakerConfig:
     half_open_calls: int = 1  # trials admitted at the same time while half-open
     close_after: int = 2  # successful trials that close the breaker
     half_open_max_wait_s: float = 30.0  # a trial that has not reported by then counts as failed
+    consecutive_failures: int = 5  # bad calls in a row that open the breaker whatever the rate (0: off)
 
 
 class _Window:
@@ -133,6 +137,7 @@ class CircuitBreaker:
         self._open_for = config.open_s
         self._trials_running: dict[int, float] = {}  # id(permit) -> start time
         self._trial_successes = 0
+        self._bad_in_a_row = 0
         self._epoch = 0  # bumped on every transition: late outcomes of an older state are ignored
         self._on_transition = on_transition
         self.trial_lease: TrialLease = TrialLease()
@@ -208,8 +213,13 @@ class CircuitBreaker:
         if self._state != State.CLOSED:
             return
         self._window.add(now, bad)
+        self._bad_in_a_row = self._bad_in_a_row + 1 if bad else 0
         calls, bad_calls = self._window.totals(now)
         if calls >= self.config.minimum_calls and bad_calls / calls >= self.config.failure_rate:
+            self._transition(State.OPEN, now)
+        elif 0 < self.config.consecutive_failures <= self._bad_in_a_row:
+            log.warning("circuit breaker tripped by failures in a row",
+                        extra={"dependency": self.name, "failures_in_a_row": self._bad_in_a_row})
             self._transition(State.OPEN, now)
 
     # -- admin and shared state -------------------------------------------------------------------
@@ -254,6 +264,7 @@ class CircuitBreaker:
         self._epoch += 1
         self._trials_running.clear()
         self._trial_successes = 0
+        self._bad_in_a_row = 0
         if new == State.OPEN:
             # A failed trial doubles the open period (bounded), so a dead upstream is probed less often.
             self._open_for = min(self._open_for * 2, self.config.open_s * 8) if backoff else self.config.open_s

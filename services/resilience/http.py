@@ -1,8 +1,9 @@
 """The one way the portal calls another service over HTTP: `Dependency.request()`.
 
-Per dependency: one pooled httpx.Client with explicit timeouts, a circuit breaker consulted on every
-attempt, one retry layer (tenacity) with a budget and a deadline, a client-side rate limit, the
-request ID sent as X-Request-ID, and one JSON log line per attempt.
+Per dependency: a bulkhead (a cap on the calls running at once in this process, refused past it), one
+pooled httpx.Client with explicit timeouts, a circuit breaker consulted on every attempt, one retry layer
+(tenacity) with a budget and a deadline, a client-side rate limit, the request ID sent as X-Request-ID,
+and one JSON log line per attempt.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from services import metrics
+from services.monitoring import metrics
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker
+from services.resilience.bulkhead import Bulkhead, BulkheadFull
 from services.resilience.errors import ClientRateLimited, MalformedResponse, UpstreamFailed
 from services.resilience.ratelimit import TokenBucket
 from services.resilience.retry import Retryable, RetryBudget, RetryPolicy, parse_retry_after, retrying
@@ -36,6 +38,7 @@ class DependencySettings:
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     retry_budget_percent: float = 0.2
+    max_concurrent: int = 4  # the bulkhead: calls running at once in one process
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Dependency:
         self.budget = RetryBudget(percent=settings.retry_budget_percent)
         self.limiter = limiter or (TokenBucket(settings.rate_per_min) if settings.rate_per_min else None)
         self.record = CallRecord()
+        self.bulkhead = Bulkhead(name, settings.max_concurrent, retry_after_s=settings.retry.deadline_s)
         self._sleep = sleep
         self.client = httpx.Client(
             base_url=settings.base_url,
@@ -78,9 +82,19 @@ class Dependency:
 
         Failures (timeouts, connection errors, 408, 429, 5xx, a body `validate` rejects) are retried
         when the request is idempotent, then raised as UpstreamFailed. An open breaker raises
-        BreakerOpen at once. 4xx answers such as 404 are returned: the upstream works.
+        BreakerOpen at once, a full bulkhead BulkheadFull (neither sends anything nor counts as a
+        failure). 4xx answers such as 404 are returned: the upstream works.
         `idempotent=True` marks a POST that only reads (DataJud's _search).
         """
+        try:
+            with self.bulkhead.slot():
+                return self._request(method, url, idempotent, validate, kwargs)
+        except BulkheadFull:
+            log.info("outbound call rejected by full bulkhead", extra={
+                "dependency": self.name, "max_concurrent": self.bulkhead.max_concurrent})
+            raise
+
+    def _request(self, method, url, idempotent, validate, kwargs) -> httpx.Response:
         method = method.upper()
         may_retry = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         started = time.monotonic()
@@ -176,4 +190,4 @@ class Dependency:
             "delay_ms": round((state.upcoming_sleep or 0) * 1000), "reason": getattr(error, "reason", str(error))})
 
 
-__all__ = ["BreakerOpen", "Dependency", "DependencySettings"]
+__all__ = ["BreakerOpen", "BulkheadFull", "Dependency", "DependencySettings"]

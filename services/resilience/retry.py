@@ -23,6 +23,9 @@ class RetryPolicy:
     base_s: float = 0.2  # full jitter: attempt n waits uniform(0, min(cap, base * 2**n))
     cap_s: float = 2.0
     deadline_s: float = 15.0  # the whole call, every attempt and wait included
+    # The longest Retry-After a request thread waits out; a server asking for more ends the call at once,
+    # its wish passed on (the person gets the stored copy or a 503 with Retry-After, not a held thread).
+    max_retry_after_s: float = 1.0
 
 
 class RetryBudget:
@@ -89,14 +92,22 @@ def _wait_with_retry_after(policy: RetryPolicy):
 def retrying(policy: RetryPolicy, budget: RetryBudget, before_sleep: Callable[[RetryCallState], None],
              sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """A tenacity loop: retry only `Retryable`, stop at max attempts, at the deadline (a wait that
-    would cross it ends the call at once, Retry-After included) or when the budget is spent."""
+    would cross it ends the call at once, Retry-After included), when the server asks for a longer
+    wait than `max_retry_after_s` or when the budget is spent (checked last, so it is spent only on a
+    retry that happens)."""
+
+    def server_wait_too_long(state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        wish = getattr(error, "retry_after_s", None)
+        return wish is not None and wish > policy.max_retry_after_s
 
     def budget_spent(state: RetryCallState) -> bool:
         return not budget.try_spend()
 
     return Retrying(
         retry=retry_if_exception(lambda error: isinstance(error, Retryable)),
-        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.deadline_s) | budget_spent,
+        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.deadline_s) | server_wait_too_long
+        | budget_spent,
         wait=_wait_with_retry_after(policy),
         before_sleep=before_sleep,
         sleep=sleep,

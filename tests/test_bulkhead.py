@@ -1,0 +1,106 @@
+"""The bulkhead: a slow upstream holds at most its share of a worker's threads (issue 18, §8.1 B12).
+
+No timing here: "refused at once" is shown by what was (not) sent and counted; the chaos suite measures it.
+"""
+import threading
+import time
+
+import pytest
+
+import config
+from services.processes.calls import counting_provider_requests, send_counted
+from services.resilience import BulkheadFull
+from services.resilience.breaker import BreakerConfig, State
+from services.resilience.bulkhead import Bulkhead
+from services.resilience.http import Dependency, DependencySettings
+from services.resilience.retry import RetryPolicy
+from tests.fake_upstream import FakeUpstream
+
+
+@pytest.fixture
+def upstream():
+    fake = FakeUpstream()
+    yield fake
+    fake.stop()
+
+
+def test_slots_are_given_back_even_when_the_call_raises():
+    bulkhead = Bulkhead("dep", 2, retry_after_s=15)
+    with bulkhead.slot(), bulkhead.slot():
+        assert bulkhead.snapshot() == {"max_concurrent": 2, "in_use": 2, "rejected": 0}
+        with pytest.raises(BulkheadFull) as full, bulkhead.slot():
+            pass  # pragma: no cover - never entered
+    assert full.value.retry_after_s == 15 and full.value.name == "dep"
+    with pytest.raises(RuntimeError), bulkhead.slot():
+        raise RuntimeError("the call failed")
+    assert bulkhead.snapshot() == {"max_concurrent": 2, "in_use": 0, "rejected": 1}
+
+
+def test_a_bulkhead_needs_a_slot():
+    with pytest.raises(ValueError):
+        Bulkhead("dep", 0, retry_after_s=1)
+
+
+def _wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+def test_past_the_cap_a_call_is_refused_without_sending_or_counting_as_a_failure(upstream):
+    upstream.set("slow", delay=30)  # parked until released below
+    settings = DependencySettings(base_url=upstream.url, connect_timeout_s=1, read_timeout_s=40,
+                                  breaker=BreakerConfig(minimum_calls=1, consecutive_failures=1),
+                                  retry=RetryPolicy(max_attempts=1, deadline_s=40), max_concurrent=2)
+    dep = Dependency("slowdep", settings)
+    answers = []
+    holders = [threading.Thread(target=lambda: answers.append(dep.request("GET", "/thing").status_code))
+               for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    try:
+        _wait_for(lambda: upstream.count == 2)
+        with counting_provider_requests() as sent:
+            for _ in range(10):
+                with pytest.raises(BulkheadFull) as refused:
+                    send_counted(dep, "GET", "/thing")
+        assert sent[0] == 0  # nothing was sent: the sync's daily budget is not spent
+        assert refused.value.retry_after_s == 40  # the running calls end by their deadline
+        assert upstream.count == 2
+        assert dep.bulkhead.snapshot()["rejected"] == 10
+        # A refusal is not the upstream's fault: a breaker that opens on the first failure stays closed.
+        assert dep.breaker.state == State.CLOSED and dep.breaker.snapshot()["calls_in_window"] == 0
+    finally:
+        upstream.set("ok")
+        upstream._release.set()
+        for thread in holders:
+            thread.join(10)
+    assert answers == [200, 200]
+    assert dep.request("GET", "/thing").status_code == 200  # the slots were given back
+    dep.close()
+
+
+def test_the_cap_defaults_to_half_the_threads_and_each_dependency_may_set_its_own(tmp_path):
+    deps = config.load({}, str(tmp_path)).settings["DEPENDENCIES"]
+    assert {spec["max_concurrent"] for spec in deps.values()} == {2}  # 4 threads
+    deps = config.load({"GUNICORN_THREADS": "8", "OPENAI_MAX_CONCURRENT": "3"}, str(tmp_path)).settings["DEPENDENCIES"]
+    assert deps["datajud"]["max_concurrent"] == 4 and deps["openai"]["max_concurrent"] == 3
+    assert config.load({"GUNICORN_THREADS": "1"}, str(tmp_path)).settings["DEPENDENCIES"]["datajud"][
+        "max_concurrent"] == 1
+    deps = config.load({"BULKHEAD_MAX_CONCURRENT": "6"}, str(tmp_path)).settings["DEPENDENCIES"]
+    assert deps["escavador"]["max_concurrent"] == 6
+    with pytest.raises(config.ConfigError, match="DATAJUD_MAX_CONCURRENT must be"):
+        config.load({"DATAJUD_MAX_CONCURRENT": "0"}, str(tmp_path))
+
+
+def test_the_breaker_settings_reach_the_dependencies(tmp_path, make_app):
+    settings = config.load({"BREAKER_CONSECUTIVE_FAILURES": "7"}, str(tmp_path)).settings
+    assert settings["BREAKER"]["consecutive_failures"] == 7
+    app = make_app({"DATAJUD_MAX_CONCURRENT": "3", "BREAKER_CONSECUTIVE_FAILURES": "9"})
+    with app.app_context():
+        from services import resilience
+
+        dep = resilience.dependency("datajud")
+        assert dep.bulkhead.max_concurrent == 3 and dep.breaker.config.consecutive_failures == 9
