@@ -1,7 +1,9 @@
 """Every error as a pt-BR page with the request ID and a way forward, or as JSON under /api/.
 
 JSON shape: {"error": {"code": "...", "message": "..."}, "request_id": "..."}.
-A stack trace never reaches the client; unexpected errors are logged with theirs.
+A stack trace never reaches the client; unexpected errors are logged with theirs. A database that cannot be
+reached (down, restarting, pool exhausted) is not a bug: the transaction is rolled back and the person gets
+a 503 "temporariamente indisponível" with Retry-After, never a 500.
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import logging
 
 from flask import g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from extensions import db
@@ -36,6 +40,11 @@ MESSAGES = {
     503: ("service_unavailable", "Serviço indisponível no momento",
           "Um serviço de que esta página depende não está respondendo.", "Tente de novo em alguns minutos."),
 }
+DATABASE_MESSAGE = ("service_unavailable", "Portal temporariamente indisponível",
+                    "O portal está temporariamente indisponível e não conseguiu registrar nem consultar os seus "
+                    "dados agora. Nada do que você enviou neste momento foi gravado.",
+                    "Tente de novo em alguns instantes.")
+DATABASE_RETRY_AFTER_S = 10  # a PostgreSQL restart or failover takes seconds
 CSRF_MESSAGE = ("csrf_failed", "O formulário expirou",
                 "Por segurança, o formulário vale por tempo limitado e este já não vale mais.",
                 "Volte à página, recarregue o formulário e envie de novo.")
@@ -79,11 +88,38 @@ def handle_csrf_error(exc: CSRFError):
     return render_error(400, CSRF_MESSAGE)
 
 
+def database_unreachable(exc: Exception) -> bool:
+    """A lost or refused connection, a server shutting down or starting up, a pool with no connection to give."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def handle_database_error(exc: Exception):
+    if not database_unreachable(exc):
+        return handle_unexpected(exc)
+    _rollback()  # nothing half-written: whatever this request had begun is discarded
+    log.warning("database unavailable: answered 503", extra={
+        "error": type(getattr(exc, "orig", None) or exc).__name__, "method": request.method})
+    return render_error(503, DATABASE_MESSAGE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception as exc:  # the connection is gone; the session is reset by the request's teardown anyway
+        log.debug("rollback after a database error failed", extra={"error": type(exc).__name__})
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if database_unreachable(exc):  # raised inside another handler's reach (e.g. wrapped as InternalServerError)
+        return handle_database_error(exc)
     # A failed transaction must not poison the next request served by this session.
-    db.session.rollback()
+    _rollback()
     log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__))
     return render_error(500)
 
@@ -91,5 +127,7 @@ def handle_unexpected(exc: Exception):
 def init_app(app) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_database_error)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)
