@@ -2,8 +2,12 @@
 
 Checks are time-boxed (a hung database answers "fail" after READY_CHECK_TIMEOUT instead of
 holding the load balancer's request) and cached for READY_CACHE_SECONDS, so a flood of probes
-costs at most one query per interval per process. Upstream services never make the portal
-"not ready": their health belongs to the resilience layer.
+costs at most one query per interval per process; a failed check is cached for FAIL_RECHECK_S only,
+so once the database is back every worker says so within a second (no pass/fail flapping between
+workers). Upstream services never make the portal "not ready": their health belongs to the
+resilience layer. Nor does Redis: while it is configured but unreachable the answer is "warn" (the
+cache, limits and breaker state fall back to each worker's memory); the cache layer knows whether it
+is, and the background check pings it so a quiet process learns it too.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from extensions import db
 from services.database import read_with_retry
 
 log = logging.getLogger("portal.health")
+FAIL_RECHECK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class ReadinessProbe:
 
     def _query(self) -> Readiness:
         with self._app.app_context():
+            self._app.extensions["cache"].ping()  # bounded by the cache's Redis timeout; marks Redis up or down
             try:
                 query = text("SELECT version_num FROM alembic_version")
                 rows = read_with_retry(lambda: db.session.execute(query).all())
@@ -65,8 +71,10 @@ class ReadinessProbe:
 
     def check(self) -> Readiness:
         with self._lock:
-            if self._cached and time.time() - self._cached.checked_at < self._cache_seconds:
-                return self._cached
+            cached = self._cached
+            keep_for = self._cache_seconds if cached and cached.ready else min(self._cache_seconds, FAIL_RECHECK_S)
+            if cached and time.time() - cached.checked_at < keep_for:
+                return cached
             if self._pending is None or self._pending.done():
                 # Run in a copy of this context, so the check's log lines carry the request ID.
                 self._pending = self._executor.submit(contextvars.copy_context().run, self._query)
@@ -98,8 +106,15 @@ def init_app(app) -> None:
 
 
 def readiness() -> Readiness:
-    """The database check, then upstreams: one that is down makes the answer "warn", never "fail"."""
+    """The database check, then Redis and upstreams: one that is down makes the answer "warn", never "fail"."""
     result = current_app.extensions["readiness"].check()
+    if result.ready and redis_down():
+        return Readiness("warn", "redis unreachable: cache, limits and breakers are per worker", result.checked_at)
     if result.ready and any(s.status == "down" for s in current_app.extensions["resilience"].statuses()):
         return Readiness("warn", "an upstream service is down", result.checked_at)
     return result
+
+
+def redis_down() -> bool:
+    """REDIS_URL is set and the cache layer has marked Redis unreachable (no I/O here)."""
+    return current_app.extensions["cache"].backend() == "memory (redis down)"
