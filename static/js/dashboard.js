@@ -94,6 +94,7 @@
       set("calls", String(dep.calls));
       set("failures", String(dep.failures));
       set("rejected", String(dep.rejected));
+      set("bulkhead_rejected", String(dep.bulkhead_rejected));
       set("last_error", dep.last_error ? "Último erro: " + dep.last_error + " (" + dateTime(dep.last_error_at) + ")"
                                        : "Sem erros recentes");
       if (lastStates[dep.name] && lastStates[dep.name] !== dep.status) {
