@@ -104,3 +104,45 @@ def test_the_breaker_settings_reach_the_dependencies(tmp_path, make_app):
 
         dep = resilience.dependency("datajud")
         assert dep.bulkhead.max_concurrent == 3 and dep.breaker.config.consecutive_failures == 9
+
+
+def _tjes_number(sequence: int) -> str:
+    from utils import cnj
+
+    return cnj.format(f"{sequence:07d}{cnj.check_digits(sequence, 2024, 8, 8, 24)}2024808" + "0024")
+
+
+def test_a_lookup_past_the_bulkhead_gets_the_stored_copy_or_the_documented_503_at_once(make_app, datajud):
+    from extensions import db
+    from models import ProcessInstance
+
+    stored = "0022783-22.2017.8.08.0024"
+    app = make_app({"DATAJUD_BASE_URL": datajud.url, "DATAJUD_MAX_CONCURRENT": "1", "DATAJUD_READ_TIMEOUT_S": "30",
+                    "DATAJUD_DEADLINE_S": "30", "LOOKUP_RATE_LIMIT": "1000/minute"})
+    client = app.test_client()
+    assert client.get(f"/api/v1/processos/{stored}").json["stale"] is False
+    with app.app_context():  # age the stored copy and the cache instead of sleeping
+        for row in db.session.execute(db.select(ProcessInstance)).scalars():
+            row.valid_until = row.fetched_at
+        db.session.commit()
+        app.extensions["cache"].invalidate_namespace("processes")
+        app.extensions["cache"].invalidate_namespace("processes-fetch")
+    datajud.set("ok", delay=30)  # parked until released
+    holder = threading.Thread(target=lambda: app.test_client().get(f"/api/v1/processos/{_tjes_number(1)}"))
+    holder.start()
+    try:
+        _wait_for(lambda: datajud.count == 2)
+        unseen = client.get(f"/api/v1/processos/{_tjes_number(2)}")
+        assert unseen.status_code == 503 and unseen.json["error"]["code"] == "upstream_unavailable"
+        assert int(unseen.headers["Retry-After"]) >= 1
+        page = client.get(f"/processos/{_tjes_number(3)}")
+        assert page.status_code == 503 and page.headers["Retry-After"]
+        old = client.get(f"/api/v1/processos/{stored}")
+        assert old.status_code == 200 and old.json["stale"] is True
+        assert "demorando a responder" in old.json["stale_reason"]
+        assert datajud.count == 2  # none of them reached the source
+        assert app.extensions["resilience"].dependency("datajud").breaker.state == State.CLOSED
+    finally:
+        datajud.set("ok")
+        datajud._release.set()
+        holder.join(10)

@@ -31,7 +31,7 @@ from services import cache as cache_service
 from services.cache import CacheLoadTimeout
 from services.processes import datajud, escavador, timeline
 from services.processes.model import ProcessRecord, SourceMovement
-from services.resilience import BreakerOpen, ClientRateLimited, DependencyUnavailable
+from services.resilience import BreakerOpen, BulkheadFull, ClientRateLimited, DependencyUnavailable
 from utils import cnj
 from utils.dates import COURT_TIMEZONE, as_utc
 
@@ -198,7 +198,7 @@ def _fetch_and_store(number: str, source) -> dict:
     except DependencyUnavailable as exc:
         log.warning("process source unavailable", extra={"dependency": exc.name, "reason": exc.reason})
         kind = "breaker_open" if isinstance(exc, BreakerOpen) else \
-            "rate_limited" if isinstance(exc, ClientRateLimited) else "failed"
+            "rate_limited" if isinstance(exc, ClientRateLimited | BulkheadFull) else "failed"
         _note_failure(number, exc.reason)
         return {"status": "unavailable", "kind": kind, "error": exc.reason, "reason": _reason_for_people(exc, source),
                 "retry_after_s": round(exc.retry_after_s or 60, 1)}
@@ -218,6 +218,8 @@ def _fetch_and_store(number: str, source) -> dict:
 def _reason_for_people(exc: DependencyUnavailable, source) -> str:
     if exc.status in (401, 402):
         return f"a fonte ({source.LABEL}) recusou o acesso do portal; a equipe técnica foi avisada"
+    if isinstance(exc, BulkheadFull):  # other lookups are waiting on it already: this one does not queue
+        return f"a fonte ({source.LABEL}) está demorando a responder"
     return f"a fonte ({source.LABEL}) está indisponível no momento"
 
 
