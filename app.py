@@ -19,7 +19,7 @@ import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import assistant, auth, cache, content, database, resilience
+from services import assistant, auth, cache, content, database, redis_connection, resilience
 from services.monitoring import collector, diagnostics, metrics, readiness
 from services.processes import sync
 from utils import json_log, request_middleware
@@ -106,5 +106,6 @@ def _register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    redis_connection.init_app(app)  # before the limiter: it shares this client's connection pool
     limiter.init_app(app)
     auth.init_app(app)

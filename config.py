@@ -283,7 +283,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=10),
         "FEEDBACK_RETENTION_DAYS": _int(environ, "FEEDBACK_RETENTION_DAYS", 365, minimum=1),
         "CACHE_MEMORY_MAX_ENTRIES": _int(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),
-        "CACHE_REDIS_TIMEOUT_MS": _int(environ, "CACHE_REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
+        "REDIS_TIMEOUT_MS": _int(environ, "REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
         "CACHE_DEFAULT_TTL": _int(environ, "CACHE_DEFAULT_TTL", 300, minimum=1),
         "CACHE_KEY_PREFIX": "portal:v1:",
         "DEPENDENCIES": dependencies(environ),
@@ -317,8 +317,7 @@ def load(environ, instance_path) -> LoadedConfig:
         # Flask-Limiter: Redis shared by all workers when configured; a Redis failure falls back to
         # per-process memory and never fails the request.
         "RATELIMIT_STORAGE_URI": redis_url(environ) or "memory://",
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1}
-        if redis_url(environ) else {},
+        "RATELIMIT_STORAGE_OPTIONS": {},  # with Redis: the process's client's pool (services.redis_connection)
         "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_KEY_PREFIX": "portal:v1:limiter",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape
-# merges them (services/metrics.py). It must be in the environment before any worker imports
+# merges them (services/monitoring/metrics.py). It must be in the environment before any worker imports
 # prometheus_client, so it is set here, in the master, while the config is read. An operator may name
 # the directory (PROMETHEUS_MULTIPROC_DIR, e.g. on a tmpfs); otherwise a private one is made per start.
 _metrics_dir_owned = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -66,9 +66,9 @@ def on_starting(server):
     except config.ConfigError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
-    from services.monitoring import metrics
+    from services.monitoring import scrape
 
-    metrics.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
+    scrape.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
 
 
 def post_worker_init(worker):
@@ -81,10 +81,10 @@ def post_worker_init(worker):
 def child_exit(server, worker):
     """In the master, after a worker died or was recycled: drop its live gauges, fold its counters and
     histograms into the archive files, so totals never go back and the directory does not grow."""
-    from services.monitoring import metrics
+    from services.monitoring import scrape
 
     try:
-        metrics.compact_dead_worker(worker.pid, metrics_dir)
+        scrape.compact_dead_worker(worker.pid, metrics_dir)
     except Exception as exc:  # never let bookkeeping take the master down
         server.log.warning("metrics compaction failed for worker %s: %s", worker.pid, exc)
 

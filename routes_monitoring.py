@@ -13,7 +13,7 @@ from flask_login import current_user
 import errors
 from services import admin_actions, audit, cache
 from services.auth import require_role
-from services.monitoring import alerts, collector, dashboard, diagnostics, metrics, readiness, system_info
+from services.monitoring import alerts, collector, dashboard, diagnostics, metrics, readiness, scrape, system_info
 from utils import request_middleware
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
@@ -45,7 +45,7 @@ def health_basic():
 @require_role("admin")
 def health_detailed():
     """Each component's status (application/health+json `checks`) and the health score."""
-    snap = metrics.Snapshot()
+    snap = scrape.Snapshot()
     upstreams = dashboard.dependencies(snap)
     components = dashboard.components(upstreams)
     ready = readiness.readiness()
@@ -92,7 +92,7 @@ def metric_history(name: str):
 @require_role("admin")
 def performance():
     """Per route template: requests by status class, error share, in flight, latency percentiles."""
-    return jsonify(routes=dashboard.routes(metrics.Snapshot()))
+    return jsonify(routes=dashboard.routes(scrape.Snapshot()))
 
 
 @bp.get("/alerts")
@@ -124,7 +124,7 @@ def cache_status():
     """The cache backend and, per namespace, the server-wide counters of the cache itself."""
     store = cache.current()
     return jsonify(backend=store.backend(), namespaces=store.stats(),
-                   metrics=dashboard.cache_figures(metrics.Snapshot()))
+                   metrics=dashboard.cache_figures(scrape.Snapshot()))
 
 
 @bp.post("/cache/clear")
@@ -173,6 +173,6 @@ def prometheus():
     if not _address_allowed(request.remote_addr) and not (current_user.is_authenticated and
                                                           current_user.role == "admin"):
         abort(404)  # to anyone else it does not exist
-    response = Response(metrics.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
+    response = Response(scrape.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response

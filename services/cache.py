@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask.globals import request_ctx
 
+from services import redis_connection
 from services.cache_store import COUNTERS, Lookup, MemoryTier, RedisTier, Store
 from services.monitoring import metrics
 
@@ -98,21 +99,28 @@ def _envelope(value, stored_at: float, ttl: int, stale_ttl: int) -> str:
 
 
 class Cache:
-    def __init__(self, *, redis_url: str | None = None, key_prefix: str = "portal:v1:", max_entries: int = 10_000,
-                 redis_timeout_ms: int = 100, default_ttl: int = 300, clock: Callable[[], float] = time.time):
-        """`clock` gives the wall time entries are aged by (stored_at is shared between workers)."""
+    def __init__(self, *, redis_client=None, redis_url: str | None = None, key_prefix: str = "portal:v1:",
+                 max_entries: int = 10_000, redis_timeout_ms: int = 100, default_ttl: int = 300,
+                 clock: Callable[[], float] = time.time):
+        """The shared tier is `redis_client` (the app's), or a client of its own for `redis_url` (benchmarks).
+
+        `clock` gives the wall time entries are aged by (stored_at is shared between workers).
+        """
         self._clock = clock
         self._default_ttl = default_ttl
-        shared = RedisTier(redis_url, key_prefix, redis_timeout_ms / 1000) if redis_url else None
+        if redis_client is None and redis_url:
+            redis_client = redis_connection.connect(redis_url, redis_timeout_ms / 1000)
+        shared = RedisTier(redis_client, key_prefix) if redis_client is not None else None
         self._store = Store(MemoryTier(max_entries, clock), shared)
         self._flights: dict[tuple[str, str], _Flight] = {}
         self._flights_lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config, clock: Callable[[], float] = time.time) -> Cache:
-        return cls(redis_url=config["REDIS_URL"], key_prefix=config["CACHE_KEY_PREFIX"],
-                   max_entries=config["CACHE_MEMORY_MAX_ENTRIES"], redis_timeout_ms=config["CACHE_REDIS_TIMEOUT_MS"],
-                   default_ttl=config["CACHE_DEFAULT_TTL"], clock=clock)
+    def from_app(cls, app, clock: Callable[[], float] = time.time) -> Cache:
+        config = app.config
+        return cls(redis_client=redis_connection.client(app), key_prefix=config["CACHE_KEY_PREFIX"],
+                   max_entries=config["CACHE_MEMORY_MAX_ENTRIES"], default_ttl=config["CACHE_DEFAULT_TTL"],
+                   clock=clock)
 
     def get(self, namespace: str, key: str) -> Entry | None:
         """The entry if fresh or stale (see Entry.fresh); None when missing or past its stale window."""
@@ -288,7 +296,7 @@ class Cache:
 
 def init_app(app) -> None:
     """Build the app's cache from its config (REDIS_URL None → memory only)."""
-    app.extensions["cache"] = Cache.from_config(app.config)
+    app.extensions["cache"] = Cache.from_app(app)
 
 
 def current() -> Cache:

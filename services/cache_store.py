@@ -24,8 +24,6 @@ from typing import NamedTuple
 
 import redis
 from cachetools import TLRUCache
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 log = logging.getLogger("portal.cache")
 
@@ -185,16 +183,6 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def redis_client(url: str, timeout_s: float) -> redis.Redis:
-    """A client that gives up fast: redis-py 8 defaults to 5 s timeouts and 10 retries with backoff."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),  # one attempt; the breaker in Store decides what happens next
-        retry_on_error=[],
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
-    )
 
 
 class RedisTier:
@@ -202,8 +190,8 @@ class RedisTier:
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str, timeout_s: float):
-        self.client = redis_client(url, timeout_s)
+    def __init__(self, client: redis.Redis, prefix: str):
+        self.client = client
         self._prefix = prefix
         self._stats_key = prefix + "_stats"
         self._lookup = self.client.register_script(LOOKUP)
@@ -411,5 +399,4 @@ class Store:
             "down_s": round(self.breaker.last_outage_s, 3), "namespaces_invalidated": sorted(pending)})
 
     def close(self) -> None:
-        if self.redis is not None:
-            self.redis.client.close()
+        """Nothing to free: the Redis client belongs to the process (services.redis_connection)."""

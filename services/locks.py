@@ -21,7 +21,7 @@ import threading
 from sqlalchemy import text
 
 from extensions import db
-from services import resilience
+from services import redis_connection
 
 log = logging.getLogger("portal.locks")
 ADVISORY_LOCK_KEYS = {"sync": 7_308_604_897_068_085_081}  # "portalSY" as a signed 64-bit key
@@ -66,22 +66,20 @@ class PostgresLock:
 
 
 class RedisLock:
-    def __init__(self, url: str, key: str, fallback):
-        self._url, self._key, self._fallback = url, key, fallback
-        self._client = self._lock = None
+    def __init__(self, client, key: str, fallback):
+        self._client, self._key, self._fallback = client, key, fallback
+        self._lock = None
         self._using_fallback = False
 
     def acquire(self) -> bool:
         import redis
 
         try:
-            self._client = resilience.redis_client_for(self._url)
             self._lock = self._client.lock(self._key, timeout=REDIS_LOCK_TTL_S, blocking=False)
             return bool(self._lock.acquire(blocking=False))
         except redis.RedisError as exc:
             # Redis down: the machine-local lock still keeps this machine's workers to one runner.
             log.warning("sync lock: Redis unavailable, using the local lock", extra={"reason": type(exc).__name__})
-            self._close()
             self._using_fallback = True
             return self._fallback.acquire()
 
@@ -103,13 +101,6 @@ class RedisLock:
             self._lock.release()
         except Exception as exc:  # expired or Redis gone: nothing left to free
             log.warning("sync lock: could not release the Redis lock", extra={"reason": type(exc).__name__})
-        finally:
-            self._close()
-
-    def _close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
 
 class FileLock:
@@ -167,8 +158,8 @@ def for_database(config, name: str = "sync"):
     database = engine.url.database
     local = FileLock(f"{database}.{name}-lock") if database and database != ":memory:" else \
         ThreadLock(f"{engine.url}#{name}")
-    redis_url = config.get("REDIS_URL")
-    if redis_url:
+    client = redis_connection.client()
+    if client is not None:
         digest = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
-        return RedisLock(redis_url, f"{config['CACHE_KEY_PREFIX']}{name}:lock:{digest}", local)
+        return RedisLock(client, f"{config['CACHE_KEY_PREFIX']}{name}:lock:{digest}", local)
     return local

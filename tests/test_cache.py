@@ -91,7 +91,7 @@ def cache_factory(make_app, prefix):
 
     def build(url=None, clock=None, **overrides):
         app = make_app({"REDIS_URL": url} if url else {}, migrate=False, CACHE_KEY_PREFIX=prefix, **overrides)
-        instance = cache.Cache.from_config(app.config, clock=clock or time.time)
+        instance = cache.Cache.from_app(app, clock=clock or time.time)
         built.append(instance)
         return instance
 

@@ -11,19 +11,19 @@ import time
 
 import pytest
 
-from services.monitoring import metrics
+from services.monitoring import metrics, scrape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_quantile_interpolates_inside_the_bucket_like_prometheus():
     buckets = [(0.01, 10.0), (0.1, 90.0), (1.0, 100.0), (math.inf, 100.0)]
-    assert metrics.histogram_quantile(0.05, buckets) == pytest.approx(0.005)
-    assert metrics.histogram_quantile(0.5, buckets) == pytest.approx(0.01 + 0.09 * 40 / 80)
-    assert metrics.histogram_quantile(0.95, buckets) == pytest.approx(0.1 + 0.9 * 5 / 10)
-    assert metrics.histogram_quantile(0.5, [(0.01, 0.0), (math.inf, 0.0)]) is None
+    assert scrape.histogram_quantile(0.05, buckets) == pytest.approx(0.005)
+    assert scrape.histogram_quantile(0.5, buckets) == pytest.approx(0.01 + 0.09 * 40 / 80)
+    assert scrape.histogram_quantile(0.95, buckets) == pytest.approx(0.1 + 0.9 * 5 / 10)
+    assert scrape.histogram_quantile(0.5, [(0.01, 0.0), (math.inf, 0.0)]) is None
     # A rank in +Inf answers the highest finite bound (there is no upper edge to interpolate to).
-    assert metrics.histogram_quantile(0.99, [(0.01, 1.0), (math.inf, 10.0)]) == 0.01
+    assert scrape.histogram_quantile(0.99, [(0.01, 1.0), (math.inf, 10.0)]) == 0.01
 
 
 def test_percentiles_lie_within_one_bucket_of_the_true_ones():
@@ -33,10 +33,10 @@ def test_percentiles_lie_within_one_bucket_of_the_true_ones():
     rng = random.Random(7)
     latencies = sorted(rng.lognormvariate(math.log(0.03), 0.8) for _ in range(5000))
     route = "/test-percentiles/<n>"
-    before = metrics.Snapshot().histogram("portal_http_request_duration_seconds", route=route)
+    before = scrape.Snapshot().histogram("portal_http_request_duration_seconds", route=route)
     for value in latencies:
         metrics.request_finished(route, "GET", 200, value)
-    merged = metrics.Snapshot().histogram("portal_http_request_duration_seconds", route=route).minus(before)
+    merged = scrape.Snapshot().histogram("portal_http_request_duration_seconds", route=route).minus(before)
     assert merged.count == 5000
     bounds = (0.0, *metrics.LATENCY_BUCKETS)
     for q in (0.5, 0.95, 0.99):
@@ -48,7 +48,7 @@ def test_percentiles_lie_within_one_bucket_of_the_true_ones():
 
 
 def test_requests_are_counted_by_route_template_and_status_class(app, client):
-    snap = metrics.Snapshot()
+    snap = scrape.Snapshot()
     count = "portal_http_requests_total"
     ok_before = snap.total(count, route="/health/live", status="2xx")
     missing_before = snap.total(count, route=metrics.UNMATCHED_ROUTE, status="4xx")
@@ -56,7 +56,7 @@ def test_requests_are_counted_by_route_template_and_status_class(app, client):
         assert client.get("/health/live").status_code == 200
     client.get("/a/b/nao-existe-1")  # no rule matches (a one-segment path would match /<slug>)
     client.get("/a/b/nao-existe-2")
-    after = metrics.Snapshot()
+    after = scrape.Snapshot()
     assert after.total(count, route="/health/live", status="2xx") - ok_before == 3
     # Raw paths never become labels: two unknown paths are one series.
     assert after.total(count, route=metrics.UNMATCHED_ROUTE, status="4xx") - missing_before == 2
@@ -67,13 +67,13 @@ def test_requests_are_counted_by_route_template_and_status_class(app, client):
 def test_cache_events_are_counted_per_namespace(app):
     from services import cache
 
-    snap = metrics.Snapshot()
+    snap = scrape.Snapshot()
     with app.app_context():
         store = cache.current()
         store.get("metricstest", "k")  # miss
         store.set("metricstest", "k", 1, ttl=60)
         store.get("metricstest", "k")  # hit
-    events = metrics.Snapshot().by("portal_cache_events_total", "outcome", namespace="metricstest")
+    events = scrape.Snapshot().by("portal_cache_events_total", "outcome", namespace="metricstest")
     earlier = snap.by("portal_cache_events_total", "outcome", namespace="metricstest")
     assert events.get("miss", 0) - earlier.get("miss", 0) == 1
     assert events.get("hit", 0) - earlier.get("hit", 0) == 1
@@ -85,13 +85,13 @@ def test_breaker_transitions_set_the_state_gauge():
     breaker = CircuitBreaker("metrics-test-dep", BreakerConfig(minimum_calls=2, failure_rate=0.5))
     for _ in range(2):
         breaker.acquire().failure()
-    states = metrics.Snapshot().gauge_max("portal_breaker_state", "dependency")
+    states = scrape.Snapshot().gauge_max("portal_breaker_state", "dependency")
     assert states["metrics-test-dep"] == metrics.BREAKER_STATE_VALUES["open"]
     with pytest.raises(Exception, match="circuit open"):
         breaker.acquire()
-    assert metrics.Snapshot().total("portal_dependency_rejected_total", dependency="metrics-test-dep") >= 1
+    assert scrape.Snapshot().total("portal_dependency_rejected_total", dependency="metrics-test-dep") >= 1
     breaker.reset()
-    assert metrics.Snapshot().gauge_max("portal_breaker_state", "dependency")["metrics-test-dep"] == 0
+    assert scrape.Snapshot().gauge_max("portal_breaker_state", "dependency")["metrics-test-dep"] == 0
 
 
 def test_failure_reasons_become_bounded_labels():
@@ -125,7 +125,7 @@ def _merged(directory):
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))
-    return metrics.Snapshot(list(registry.collect()))
+    return scrape.Snapshot(list(registry.collect()))
 
 
 def test_compaction_keeps_totals_and_drops_live_gauges(tmp_path):
@@ -134,7 +134,7 @@ def test_compaction_keeps_totals_and_drops_live_gauges(tmp_path):
     before = _merged(tmp_path)
     assert before.total("portal_http_requests_total", route="/w") == 3
     assert before.total("portal_http_requests_in_flight", route="/w") == 3
-    metrics.compact_dead_worker(pid, str(tmp_path))
+    scrape.compact_dead_worker(pid, str(tmp_path))
     after = _merged(tmp_path)
     assert after.total("portal_http_requests_total", route="/w") == 3
     assert after.histogram("portal_http_request_duration_seconds", route="/w").count == 3
@@ -151,7 +151,7 @@ def test_scrape_stays_fast_after_500_worker_restarts(tmp_path):
             name = os.path.basename(path)
             kind = name.rsplit("_", 1)[0]
             shutil.copy(path, tmp_path / f"{kind}_{fake_pid}.db")
-        metrics.compact_dead_worker(fake_pid, str(tmp_path))
+        scrape.compact_dead_worker(fake_pid, str(tmp_path))
     assert len(glob.glob(str(tmp_path / "*.db"))) <= len(files) + 4
     started = time.perf_counter()
     snap = _merged(tmp_path)

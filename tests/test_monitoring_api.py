@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from services.monitoring import collector, metrics
+from services.monitoring import collector, scrape
 
 ADMIN_GETS = ["/api/v1/monitoring/health/detailed", "/api/v1/monitoring/metrics",
               "/api/v1/monitoring/metrics/request_rate", "/api/v1/monitoring/performance",
@@ -76,7 +76,7 @@ def test_history_after_samples(api_app, login):
     client = api_app.test_client()
     login(client, api_app)
     collector = api_app.extensions["monitoring"]
-    assert collector._thread is None  # never started under tests unless asked
+    assert not collector._thread.running()  # never started under tests unless asked
     collector.run_once()
     for _ in range(25):
         client.get("/health/live")
@@ -90,7 +90,7 @@ def test_history_after_samples(api_app, login):
 
 
 def test_window_figures_need_volume():
-    base = {"time": 0.0, "requests": 0, "errors": 0, "latency": metrics.Histo().to_json(), "cache": {},
+    base = {"time": 0.0, "requests": 0, "errors": 0, "latency": scrape.Histo().to_json(), "cache": {},
             "unauthorized": {}, "sync_failed": 0}
     later = {**base, "time": 30.0, "requests": 10, "errors": 5}
     figures = collector.window(later, base)

@@ -69,9 +69,10 @@ def test_datajud_down_turns_its_card_red_and_raises_one_alert(make_app, admin_of
 
 def test_without_redis_one_collector_per_server_and_every_worker_reads_its_history(app, tmp_path):
     from services.monitoring import collector
+    from services.monitoring.history import FileHistory
 
-    first = collector.Collector(app, collector.FileHistory(str(tmp_path / "h.json"), 3))
-    second = collector.Collector(app, collector.FileHistory(str(tmp_path / "h.json"), 3))
+    first = collector.Collector(app, FileHistory(str(tmp_path / "h.json"), 3))
+    second = collector.Collector(app, FileHistory(str(tmp_path / "h.json"), 3))
     # Both stand for workers of one server: the machine lock admits one collector.
     assert [first.is_leader(), second.is_leader()].count(True) == 1
     leader, reader = (first, second) if first._file_lock else (second, first)

@@ -4,7 +4,8 @@ import uuid
 import pytest
 import redis
 
-from services.resilience import Resilience, UpstreamFailed, redis_client_for, settings_from_config
+from services.redis_connection import connect
+from services.resilience import Resilience, UpstreamFailed, settings_from_config
 from services.resilience.breaker import BreakerOpen, State
 from services.resilience.shared import SharedBreakers
 from tests.conftest import skip_or_fail
@@ -103,7 +104,7 @@ def test_an_admin_reset_reaches_every_worker(app, redis_client, upstream):
 
 
 def test_without_redis_breakers_work_alone(app, upstream):
-    dead = redis_client_for("redis://127.0.0.1:1/0")  # the production client: no retries, 100 ms timeouts
+    dead = connect("redis://127.0.0.1:1/0", 0.1)  # the production client: no retries, 100 ms timeouts
     resilience, shared = worker(app, dead, "test:dead:", upstream)
     upstream.set("503")
     for _ in range(5):
@@ -156,7 +157,7 @@ def test_the_client_side_rate_limit_is_shared_by_all_workers(redis_client):
 def test_a_shared_rate_limit_without_redis_limits_per_worker():
     from services.resilience.ratelimit import SharedTokenBucket
 
-    dead = redis_client_for("redis://127.0.0.1:1/0")
+    dead = connect("redis://127.0.0.1:1/0", 0.1)
     bucket = SharedTokenBucket(6, dead, "test:dead:bucket")
     assert bucket.take() == 0
     assert bucket.take() > 0

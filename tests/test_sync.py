@@ -8,7 +8,7 @@ import pytest
 
 from extensions import db
 from models import FollowedProcess, Movement, ProcessInstance, SyncRun, utcnow
-from services import locks, resilience
+from services import background, locks, resilience
 from services.processes import sync
 from tests.conftest import skip_or_fail
 from tests.fake_escavador import FakeEscavador, minimal_process
@@ -261,8 +261,10 @@ def test_schedulers_of_several_workers_make_one_run(sync_app, fake):
 def test_the_factory_starts_no_scheduler_under_tests_or_cli(make_app):
     app = make_app({"SYNC_ENABLED": "true"})
     assert "sync_scheduler" not in app.extensions
+    assert background.serving(app) is False  # tests never start threads
+    app.testing = False
     with click.Context(click.Command("db"), info_name="db"):
-        assert sync._serving() is False
+        assert background.serving(app) is False
     with click.Context(click.Command("run"), info_name="run"):
-        assert sync._serving() is True
-    assert sync._serving() is True  # gunicorn: no click context at all
+        assert background.serving(app) is True
+    assert background.serving(app) is True  # gunicorn: no click context at all

@@ -15,21 +15,19 @@ rate for that sample: a single slow request must not raise an alert.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import threading
-from collections import deque
 
 from flask import current_app
 
-from services import cache, locks
-from services.monitoring import alerts, health_score, metrics, system_info
+from services import background, cache, locks, redis_connection
+from services.monitoring import alerts, health_score, metrics, scrape, system_info
+from services.monitoring.history import HEADLINES, FileHistory, MemoryHistory, RedisHistory, ResilientHistory
 
 log = logging.getLogger("portal.monitoring")
 
-HEADLINES = ("request_rate", "error_rate", "p95_latency", "cache_hit_rate", "cpu", "memory")
 MIN_VOLUME = 20
 REQUESTS = "portal_http_requests_total"
 LATENCY = "portal_http_request_duration_seconds"
@@ -42,162 +40,8 @@ return 0
 """
 
 
-# -- history storage ----------------------------------------------------------------------------------------
-class MemoryHistory:
-    """This process's history (no Redis): deques of [time, value] per headline."""
-
-    def __init__(self, size: int):
-        self._series = {name: deque(maxlen=size) for name in HEADLINES}
-        self._latest: dict | None = None
-        self._baseline: dict | None = None
-        self._lock = threading.Lock()
-
-    def append(self, sample: dict) -> None:
-        with self._lock:
-            for name in HEADLINES:
-                if sample.get(name) is not None:
-                    self._series[name].append([sample["time"], sample[name]])
-            self._latest = sample
-
-    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
-        with self._lock:
-            points = list(self._series[name])
-        return points[-limit:] if limit else points
-
-    def latest(self) -> dict | None:
-        return self._latest
-
-    def baseline(self) -> dict | None:
-        return self._baseline
-
-    def set_baseline(self, baseline: dict) -> None:
-        self._baseline = baseline
-
-
-class FileHistory:
-    """Without Redis: the history in one JSON file under instance/, written by the machine's single
-    collector (atomically, by rename) and read by every worker, so all of them show the same charts."""
-
-    def __init__(self, path: str, size: int):
-        self.path = path
-        self.size = size
-        self._cached: tuple[float, dict] | None = None
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict:
-        try:
-            mtime = os.stat(self.path).st_mtime
-        except FileNotFoundError:
-            return {"series": {}, "latest": None, "baseline": None}
-        cached = self._cached
-        if cached is None or cached[0] != mtime:
-            try:
-                with open(self.path, encoding="utf-8") as handle:
-                    cached = (mtime, json.load(handle))
-            except (OSError, ValueError):
-                return {"series": {}, "latest": None, "baseline": None}
-            self._cached = cached
-        return cached[1]
-
-    def _write(self, document: dict) -> None:
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(temporary, self.path)
-
-    def append(self, sample: dict) -> None:
-        with self._lock:
-            document = dict(self._read())
-            series = {name: list(points) for name, points in document.get("series", {}).items()}
-            for name in HEADLINES:
-                if sample.get(name) is not None:
-                    series[name] = [*series.get(name, []), [sample["time"], sample[name]]][-self.size:]
-            self._write({**document, "series": series, "latest": sample})
-
-    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
-        points = self._read().get("series", {}).get(name, [])
-        return points[-limit:] if limit else list(points)
-
-    def latest(self) -> dict | None:
-        return self._read().get("latest")
-
-    def baseline(self) -> dict | None:
-        return self._read().get("baseline")
-
-    def set_baseline(self, baseline: dict) -> None:
-        with self._lock:
-            self._write({**self._read(), "baseline": baseline})
-
-
-class RedisHistory:
-    """The server's history in Redis lists (newest first), shared by every worker."""
-
-    def __init__(self, redis_client, prefix: str, size: int):
-        self.redis = redis_client
-        self.prefix = f"{prefix}monitoring:"
-        self.size = size
-
-    def append(self, sample: dict) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for name in HEADLINES:
-            if sample.get(name) is not None:
-                key = f"{self.prefix}history:{name}"
-                pipe.lpush(key, json.dumps([sample["time"], sample[name]]))
-                pipe.ltrim(key, 0, self.size - 1)
-        pipe.set(f"{self.prefix}latest", json.dumps(sample))
-        pipe.execute()
-
-    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
-        raw = self.redis.lrange(f"{self.prefix}history:{name}", 0, (limit or self.size) - 1)
-        return [json.loads(item) for item in reversed(raw)]
-
-    def latest(self) -> dict | None:
-        raw = self.redis.get(f"{self.prefix}latest")
-        return json.loads(raw) if raw else None
-
-    def baseline(self) -> dict | None:
-        raw = self.redis.get(f"{self.prefix}baseline")
-        return json.loads(raw) if raw else None
-
-    def set_baseline(self, baseline: dict) -> None:
-        self.redis.set(f"{self.prefix}baseline", json.dumps(baseline), ex=86400)
-
-
-class ResilientHistory:
-    """Redis history that falls back to this process's memory while Redis fails: the dashboard and the
-    alerts keep working through a Redis outage (with per-process history until Redis returns)."""
-
-    def __init__(self, shared: RedisHistory, local: MemoryHistory):
-        self.shared, self.local = shared, local
-
-    def _try(self, operation: str, *args):
-        try:
-            result = getattr(self.shared, operation)(*args)
-        except Exception as exc:
-            log.warning("monitoring history in memory: Redis unavailable", extra={"reason": type(exc).__name__})
-            return getattr(self.local, operation)(*args)
-        if operation in ("append", "set_baseline"):
-            getattr(self.local, operation)(*args)  # kept warm for the next outage
-        return result
-
-    def append(self, sample: dict) -> None:
-        self._try("append", sample)
-
-    def series(self, name: str, limit: int | None = None) -> list[list[float]]:
-        return self._try("series", name, limit)
-
-    def latest(self) -> dict | None:
-        return self._try("latest")
-
-    def baseline(self) -> dict | None:
-        return self._try("baseline")
-
-    def set_baseline(self, baseline: dict) -> None:
-        self._try("set_baseline", baseline)
-
-
 # -- the window between two samples --------------------------------------------------------------------------
-def baseline_of(snap: metrics.Snapshot) -> dict:
+def baseline_of(snap: scrape.Snapshot) -> dict:
     """The cumulative figures a later sample subtracts to get its window."""
     return {
         "time": snap.taken_at,
@@ -222,7 +66,7 @@ def window(current: dict, previous: dict | None) -> dict:
     seconds = current["time"] - previous["time"]
     requests = _delta(current["requests"], previous["requests"])
     errors = _delta(current["errors"], previous["errors"])
-    latency = metrics.Histo.from_json(current["latency"]).minus(metrics.Histo.from_json(previous["latency"]))
+    latency = scrape.Histo.from_json(current["latency"]).minus(scrape.Histo.from_json(previous["latency"]))
     hits = _delta(current["cache"].get("hit", 0), previous["cache"].get("hit", 0))
     misses = _delta(current["cache"].get("miss", 0), previous["cache"].get("miss", 0))
     p95 = latency.quantile(0.95) if latency.count >= MIN_VOLUME else None
@@ -248,10 +92,11 @@ class Collector:
         self._lock_key = f"{prefix}monitoring:collector"
         self._script = redis_client.register_script(_RENEW_OR_TAKE) if redis_client is not None else None
         self._local = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._stop = threading.Event()
         self._file_lock = None
+        # A random first delay spreads the workers' lock attempts; the holder then samples on the interval.
+        self._thread = background.PeriodicThread("monitoring-collector", self._tick,
+                                                 first_delay_s=interval_s * (0.5 + secrets.randbelow(500) / 1000),
+                                                 retry_s=interval_s)
 
     def is_leader(self) -> bool:
         """Hold (or take) the server's collector lock; without Redis the process is its own server."""
@@ -287,7 +132,7 @@ class Collector:
             self._local.release()
 
     def _sample(self) -> dict:
-        snap = metrics.Snapshot()
+        snap = scrape.Snapshot()
         current = baseline_of(snap)
         previous = self.history.baseline()
         figures = window(current, previous)
@@ -300,31 +145,17 @@ class Collector:
         return sample
 
     def start(self) -> None:
-        """Start the sampling thread in this process (after a fork, the parent's thread is gone)."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        self._pid = os.getpid()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="monitoring-collector", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._thread.stop(timeout=0)
 
-    def _run(self) -> None:
-        # A random first delay spreads the workers' lock attempts; the holder then samples on the interval.
-        if self._stop.wait(self.interval_s * (0.5 + secrets.randbelow(500) / 1000)):
-            return
-        while True:
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("monitoring sample failed")
-            if self._stop.wait(self.interval_s):
-                return
+    def _tick(self) -> float:
+        self.run_once()
+        return self.interval_s
 
 
-def alert_readings(sample: dict, snap: metrics.Snapshot) -> dict[str, float | None]:
+def alert_readings(sample: dict, snap: scrape.Snapshot) -> dict[str, float | None]:
     """What the alert rules judge: the sample's figures, breakers (worst worker) and sync failures."""
     readings: dict[str, float | None] = {name: sample.get(name) for name in
                                          ("cpu", "memory", "disk", "error_rate", "p95_latency", "cache_hit_rate")}
@@ -380,14 +211,6 @@ def sync_summary() -> dict | None:
 
 
 # -- wiring -----------------------------------------------------------------------------------------------------
-def _serving() -> bool:
-    """True unless this process is a CLI command other than `flask run` (as services.processes.sync decides)."""
-    import click
-
-    context = click.get_current_context(silent=True)
-    return context is None or context.info_name == "run"
-
-
 def state_path(app, name: str) -> str:
     """Where this server keeps a monitoring file: beside a SQLite database (one server per database file),
     otherwise in the instance folder."""
@@ -399,7 +222,7 @@ def state_path(app, name: str) -> str:
 
 def init_app(app, start: bool | None = None) -> None:
     config = app.config
-    redis_client = app.extensions["resilience"].redis_client if "resilience" in app.extensions else None
+    redis_client = redis_connection.client(app)
     if redis_client is not None:
         history = ResilientHistory(
             RedisHistory(redis_client, config["CACHE_KEY_PREFIX"], config["MONITORING_HISTORY_SIZE"]),
@@ -410,7 +233,7 @@ def init_app(app, start: bool | None = None) -> None:
                           config["MONITORING_SAMPLE_INTERVAL_S"])
     app.extensions["monitoring"] = collector
     if start is None:
-        start = config["MONITORING_COLLECTOR"] and not app.testing and _serving()
+        start = config["MONITORING_COLLECTOR"] and background.serving(app)
     if start:
         collector.start()
 

@@ -13,7 +13,7 @@ import time
 from flask import current_app
 
 from services import cache, resilience
-from services.monitoring import alerts, collector, metrics, readiness, system_info
+from services.monitoring import alerts, collector, metrics, readiness, scrape, system_info
 from services.monitoring.health_score import Component
 
 OPTIONAL_UPSTREAMS = {"escavador": "ESCAVADOR_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -23,7 +23,7 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
-def latency(histogram: metrics.Histo) -> dict:
+def latency(histogram: scrape.Histo) -> dict:
     return {"p50_ms": _ms(histogram.quantile(0.5)), "p95_ms": _ms(histogram.quantile(0.95)),
             "p99_ms": _ms(histogram.quantile(0.99)), "count": int(histogram.count),
             "mean_ms": _ms(histogram.total / histogram.count) if histogram.count else None}
@@ -35,7 +35,7 @@ def configured_upstreams() -> list[str]:
             if name not in OPTIONAL_UPSTREAMS or config.get(OPTIONAL_UPSTREAMS[name])]
 
 
-def dependencies(snap: metrics.Snapshot) -> list[dict]:
+def dependencies(snap: scrape.Snapshot) -> list[dict]:
     """Each configured upstream: status, breaker (this worker's and the worst worker's), last error, counters."""
     registry = resilience.current()
     for name in configured_upstreams():
@@ -44,6 +44,7 @@ def dependencies(snap: metrics.Snapshot) -> list[dict]:
     calls = snap.by("portal_dependency_calls_total", "dependency")
     failures = snap.by("portal_dependency_failures_total", "dependency")
     rejected = snap.by("portal_dependency_rejected_total", "dependency")
+    bulkhead_rejected = snap.by("portal_dependency_bulkhead_rejected_total", "dependency")
     retries = snap.by("portal_dependency_retries_total", "dependency")
     result = []
     wanted = set(configured_upstreams())
@@ -62,6 +63,8 @@ def dependencies(snap: metrics.Snapshot) -> list[dict]:
             "last_success_at": status.last_success_at, "retry_after_s": status.retry_after_s,
             "calls": int(calls.get(status.name, 0)), "failures": int(failures.get(status.name, 0)),
             "rejected": int(rejected.get(status.name, 0)), "retries": int(retries.get(status.name, 0)),
+            "bulkhead_rejected": int(bulkhead_rejected.get(status.name, 0)),
+            "max_concurrent": registry.dependency(status.name).bulkhead.max_concurrent,
             "latency": latency(snap.histogram("portal_dependency_duration_seconds", dependency=status.name)),
         })
     return result
@@ -78,7 +81,7 @@ def components(upstreams: list[dict]) -> list[Component]:
     return parts
 
 
-def assistant(snap: metrics.Snapshot) -> dict:
+def assistant(snap: scrape.Snapshot) -> dict:
     return {"answers_by_path": {k: int(v) for k, v in snap.by("portal_assistant_answers_total", "path").items()},
             "latency_by_path": {k: latency(h) for k, h in
                                 snap.histograms_by("portal_assistant_answer_duration_seconds", "path").items()},
@@ -86,14 +89,14 @@ def assistant(snap: metrics.Snapshot) -> dict:
             "cache": {k: int(v) for k, v in snap.by("portal_assistant_cache_total", "outcome").items()}}
 
 
-def sync(snap: metrics.Snapshot) -> dict:
+def sync(snap: scrape.Snapshot) -> dict:
     last_runs = snap.gauge_max("portal_sync_last_run_timestamp_seconds", "status")
     return {"summary": collector.sync_summary(),
             "runs_by_status": {k: int(v) for k, v in snap.by("portal_sync_runs_total", "status").items()},
             "last_run_at": max(last_runs.values()) if last_runs else None}
 
 
-def cache_figures(snap: metrics.Snapshot) -> dict:
+def cache_figures(snap: scrape.Snapshot) -> dict:
     outcomes = snap.by("portal_cache_events_total", "outcome")
     hits, misses = outcomes.get("hit", 0), outcomes.get("miss", 0)
     return {"backend": cache.current().backend(),
@@ -104,7 +107,7 @@ def cache_figures(snap: metrics.Snapshot) -> dict:
                            for ns in snap.by("portal_cache_events_total", "namespace")}}
 
 
-def routes(snap: metrics.Snapshot) -> list[dict]:
+def routes(snap: scrape.Snapshot) -> list[dict]:
     """Per route template: answers by status class, error share and latency percentiles, busiest first."""
     result = []
     for route, histogram in snap.histograms_by(collector.LATENCY, "route").items():
@@ -119,7 +122,7 @@ def routes(snap: metrics.Snapshot) -> list[dict]:
 
 def summary() -> dict:
     """Everything the dashboard shows, in one document."""
-    snap = metrics.Snapshot()
+    snap = scrape.Snapshot()
     by_status = {k: int(v) for k, v in snap.by(collector.REQUESTS, "status").items()}
     latest = collector.current().history.latest() or {}
     upstreams = dependencies(snap)

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
-from services import cache, resilience
+from services import cache, redis_connection, resilience
 from services.monitoring import system_info
 from services.resilience import DependencyUnavailable
 
@@ -177,7 +177,7 @@ def check_clock(app) -> Check:
             reference, source = db.session.execute(text("SELECT extract(epoch FROM now())")).scalar(), "postgresql"
     except SQLAlchemyError:
         db.session.rollback()
-    client = resilience.current().redis_client
+    client = redis_connection.client(app)
     if reference is None and client is not None:
         try:
             seconds, micros = client.time()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +43,8 @@ from sqlalchemy import delete, func, or_, select, update
 
 from extensions import db
 from models import FollowedProcess, Movement, ProcessInstance, SyncRun, utcnow
+from services import background, locks, processes, resilience
 from services import cache as cache_service
-from services import locks, processes, resilience
 from services.monitoring import metrics
 from services.processes.calls import counting_provider_requests
 from services.resilience.breaker import State
@@ -298,23 +297,16 @@ class Scheduler:
         # Workers started together should not all reach for the lock in the same instant.
         self._first_delay = first_delay_s if first_delay_s is not None else _random.uniform(10, 40)
         self._jitter = min(30.0, interval * 0.05)
-        self._stop = threading.Event()
         self.ticks = 0  # times this thread woke and tried
         self.runs = 0  # runs this thread made
-        self._thread = threading.Thread(target=self._loop, name="portal-sync", daemon=True)
+        self._thread = background.PeriodicThread("portal-sync", self._tick, self._first_delay)
 
     def start(self) -> Scheduler:
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        wait = self._first_delay
-        while not self._stop.wait(wait):
-            wait = self._tick()
+        self._thread.stop(timeout)
 
     def _tick(self) -> float:
         interval = self._app.config["SYNC_INTERVAL_S"]
@@ -331,12 +323,6 @@ class Scheduler:
         return min(max(until, MIN_WAIT_S), interval) + _random.uniform(0, self._jitter)
 
 
-def _serving() -> bool:
-    """True unless this process is a CLI command other than `flask run` (`flask db upgrade`, `flask shell`…)."""
-    context = click.get_current_context(silent=True)
-    return context is None or context.info_name == "run"
-
-
 def start_scheduler(app, first_delay_s: float | None = None) -> Scheduler:
     scheduler = Scheduler(app, first_delay_s).start()
     app.extensions["sync_scheduler"] = scheduler
@@ -346,7 +332,7 @@ def start_scheduler(app, first_delay_s: float | None = None) -> Scheduler:
 
 def init_app(app) -> None:
     """Start the scheduler thread when this process serves requests with SYNC_ENABLED (never under tests)."""
-    if app.config["SYNC_ENABLED"] and not app.testing and _serving():
+    if app.config["SYNC_ENABLED"] and background.serving(app):
         start_scheduler(app)
 
 

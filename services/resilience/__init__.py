@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from services import redis_connection
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, State
 from services.resilience.bulkhead import BulkheadFull
 from services.resilience.errors import ClientRateLimited, DependencyUnavailable, MalformedResponse, UpstreamFailed
@@ -142,15 +143,6 @@ def settings_from_config(config) -> dict[str, DependencySettings]:
     return result
 
 
-def redis_client_for(url: str):
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    # Tight timeouts and no client retries: a slow Redis must never hold a request (redis-py 8's
-    # defaults are 5 s and several retries; retry=None would still mean one retry).
-    return redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.1, retry=Retry(NoBackoff(), 0),
-                                health_check_interval=5)
 
 
 # The default probe of each upstream: one cheap request with the portal's credentials. Any answer but
@@ -177,11 +169,11 @@ def _http_probe(registry: Resilience, name: str, config) -> Callable[[], None]:
 
 
 def init_app(app) -> None:
-    shared = redis_client = None
-    if app.config.get("REDIS_URL"):
+    shared = None
+    redis_client = redis_connection.client(app)
+    if redis_client is not None:
         from services.resilience.shared import SharedBreakers
 
-        redis_client = redis_client_for(app.config["REDIS_URL"])
         shared = SharedBreakers(redis_client, app.config["CACHE_KEY_PREFIX"])
     registry = Resilience(settings_from_config(app.config), shared, redis_client, app.config["CACHE_KEY_PREFIX"])
     for name in PROBE_REQUESTS:

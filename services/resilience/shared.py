@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import secrets
 import threading
 import time
 
+from services import background
 from services.resilience.breaker import CircuitBreaker, State, TrialLease
 
 log = logging.getLogger("portal.resilience")
@@ -59,9 +59,8 @@ class SharedBreakers:
         self._seen_commands: dict[str, int] = {}
         self._pending: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = None
-        self._stop = threading.Event()
+        self._refresher = background.PeriodicThread("breaker-refresh", self._refresh, first_delay_s=refresh_s,
+                                                    retry_s=refresh_s)
         self.healthy = True
 
     def key(self, name: str, part: str) -> str:
@@ -92,24 +91,15 @@ class SharedBreakers:
 
     def ensure_running(self) -> None:
         """Start the refresher in this process (after a fork the parent's thread does not exist)."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="breaker-refresh", daemon=True)
-            self._thread.start()
+        if not self._refresher.running():
+            self._refresher.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
+        self._refresher.stop(2)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_s):
-            self.refresh_once()
+    def _refresh(self) -> float:
+        self.refresh_once()
+        return self.refresh_s
 
     def refresh_once(self) -> None:
         with self._lock:
