@@ -1,14 +1,12 @@
 """Public pages: the court's information, the site search and the page feedback form."""
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from extensions import limiter
 from forms import FeedbackForm
-from routes_api import NOT_FOUND_MESSAGE, lookup_limit, reached_upstream
 from services import cache as cache_service
 from services import content, feedback, processes
-from services.cache import CacheLoadTimeout, cached_page
 from utils import cnj
+from view_helpers import cached_page, limit_lookups, note_lookup
 
 bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
@@ -74,26 +72,27 @@ def lookup_form():
 
 
 @bp.get("/processos/<path:numero>")
-@limiter.limit(lookup_limit, deduct_when=reached_upstream)
+@limit_lookups
 def process_page(numero):
     try:
         result = processes.lookup(numero)
     except cnj.InvalidCnj as exc:
         return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 400
-    except processes.ProcessNotFound:
-        return render_template("public/lookup.html", typed=numero[:100], error=NOT_FOUND_MESSAGE), 404
-    except (processes.ProcessUnavailable, CacheLoadTimeout) as exc:
-        retry_after = round(getattr(exc, "retry_after_s", 30))
+    except processes.ProcessNotFound as exc:
+        note_lookup(exc.reached_provider)
+        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 404
+    except processes.ProcessUnavailable as exc:
+        retry_after = round(exc.retry_after_s)
         html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
         return html, 503, {"Retry-After": str(max(1, retry_after))}
-    g.lookup_reached_upstream = result.reached_upstream
+    note_lookup(result.reached_provider)
     return _process_html(result.payload)
 
 
-def _process_html(payload: dict) -> str:
+def _process_html(payload: processes.ProcessPayload) -> str:
     """The rendered page of one version of a process (its fetch time and staleness), cached like the data:
     the timeline of a long process is the costliest template of the portal, and it is the same for everyone."""
-    key = "|".join((payload["cnj"], payload["fetched_at"], str(payload["stale"]), payload.get("stale_reason") or ""))
+    key = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or ""))
     store = cache_service.current()
     entry = store.get(PROCESS_PAGE_NS, key)
     if entry is not None:

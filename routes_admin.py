@@ -13,8 +13,10 @@ from services import accounts, admin_actions, audit, auth, cache
 from services.monitoring import dashboard as dashboard_service
 from services.monitoring import diagnostics
 from utils.masking import mask
+from view_helpers import fresh, guard, public, roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard(bp, "admin")
 log = logging.getLogger("portal.auth")
 
 INVALID_LOGIN = "Usuário ou senha incorretos. Confira e tente de novo."
@@ -44,6 +46,7 @@ def _locked_message() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @limiter.limit(_client_limit, methods=["POST"])
 @limiter.limit(_account_limit, key_func=_account_key, methods=["POST"])
 def login():
@@ -68,6 +71,7 @@ def login():
 
 
 @bp.post("/logout")
+@public
 def logout():
     # CSRF-protected like every POST: a third-party page cannot log a clerk out.
     if current_user.is_authenticated:
@@ -77,7 +81,7 @@ def logout():
 
 
 @bp.route("/reautenticar", methods=["GET", "POST"])
-@auth.require_role("admin", "staff")
+@roles("admin", "staff")
 def reauthenticate():
     form = ReauthenticateForm()
     refusal = None
@@ -98,13 +102,11 @@ def reauthenticate():
 
 
 @bp.get("/")
-@auth.require_role("admin")
 def index():
     return redirect(url_for("admin.dashboard"))
 
 
 @bp.get("/auditoria")
-@auth.require_role("admin")
 def audit_log():
     page = request.args.get("pagina", "1")
     page = int(page) if page.isdigit() and 0 < int(page) <= 10_000 else 1
@@ -115,7 +117,6 @@ def audit_log():
 
 
 @bp.get("/dashboard")
-@auth.require_role("admin")
 def dashboard():
     """The whole server's figures, rendered for a browser without JavaScript; the script refreshes them."""
     return render_template("admin/dashboard.html", summary=dashboard_service.summary(),
@@ -132,7 +133,7 @@ ACTIONS = {
 
 
 @bp.post("/acoes/<kind>")
-@auth.require_role("admin", fresh=True)
+@fresh
 def action(kind):
     if kind not in ACTIONS:
         return errors.render_error(404)
@@ -162,7 +163,6 @@ def action(kind):
 
 
 @bp.get("/diagnostico")
-@auth.require_role("admin")
 def diagnostics_page():
     checks = diagnostics.run()
     audit.record("diagnostics.run", overall=diagnostics.overall(checks))

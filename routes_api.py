@@ -1,28 +1,16 @@
 """The JSON API under /api/v1: process lookup and its OpenAPI document."""
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from errors import api_error
-from extensions import limiter
 from services import audit, auth, processes
-from services.cache import CacheLoadTimeout
 from utils.cnj import InvalidCnj
+from view_helpers import limit_lookups, note_lookup
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-NOT_FOUND_MESSAGE = ("Processo não encontrado no DataJud. Ele pode não existir, estar em segredo de justiça ou "
-                     "ainda não ter sido enviado pelo tribunal ao DataJud. Confira o número.")
-
-
-def lookup_limit() -> str:
-    return current_app.config["LOOKUP_RATE_LIMIT"]
-
-
-def reached_upstream(response) -> bool:
-    """Only lookups that went to the source count against the client's limit; stored answers are free."""
-    return bool(g.get("lookup_reached_upstream"))
 
 
 @bp.get("/processos/<path:numero>")
-@limiter.limit(lookup_limit, deduct_when=reached_upstream)
+@limit_lookups
 def process(numero):
     # Only staff may skip the cache and the store; for anyone else the parameter is ignored, not an error.
     # The session is read only when asked, so ordinary lookups stay cacheable (no `Vary: Cookie`).
@@ -31,19 +19,17 @@ def process(numero):
         result = processes.lookup(numero, force_refresh=force)
     except InvalidCnj as exc:
         return api_error(400, "invalid_cnj", exc.message, reason=exc.code)
-    except processes.ProcessNotFound:
-        return api_error(404, "not_found", NOT_FOUND_MESSAGE)
+    except processes.ProcessNotFound as exc:
+        note_lookup(exc.reached_provider)
+        return api_error(404, "not_found", exc.message)
     except processes.ProcessUnavailable as exc:
         return api_error(503, "upstream_unavailable", f"Não foi possível consultar agora: {exc.reason}. "
                          "Tente de novo mais tarde.", retry_after=exc.retry_after_s)
-    except CacheLoadTimeout:
-        return api_error(503, "upstream_unavailable", "A consulta demorou demais. Tente de novo em instantes.",
-                         retry_after=30)
-    g.lookup_reached_upstream = result.reached_upstream
+    note_lookup(result.reached_provider)
     if force:
-        audit.record("process_refresh", target=result.payload["cnj"], via="api",
-                     outcome="stale" if result.payload.get("stale") else "ok")
-    return jsonify(result.payload)
+        audit.record("process_refresh", target=result.payload.cnj, via="api",
+                     outcome="stale" if result.payload.stale else "ok")
+    return jsonify(result.payload.as_json())
 
 
 @bp.get("/openapi.json")

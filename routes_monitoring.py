@@ -12,11 +12,12 @@ from flask_login import current_user
 
 import errors
 from services import admin_actions, audit, cache
-from services.auth import require_role
 from services.monitoring import alerts, collector, dashboard, diagnostics, metrics, readiness, scrape, system_info
 from utils import request_middleware
+from view_helpers import fresh, guard, public
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
+guard(bp, "admin")
 scrape_bp = Blueprint("metrics", __name__)
 HEALTH_JSON = "application/health+json"
 
@@ -35,6 +36,7 @@ def _health_response(document: dict, http_status: int) -> Response:
 
 
 @bp.get("/health")
+@public
 def health_basic():
     """Public: pass, warn (an upstream is down) or fail (the database), and nothing more."""
     result = readiness.readiness()
@@ -42,7 +44,6 @@ def health_basic():
 
 
 @bp.get("/health/detailed")
-@require_role("admin")
 def health_detailed():
     """Each component's status (application/health+json `checks`) and the health score."""
     snap = scrape.Snapshot()
@@ -71,14 +72,12 @@ def health_detailed():
 
 
 @bp.get("/metrics")
-@require_role("admin")
 def metrics_summary():
     """The dashboard's document: requests, latency, cache, system, dependencies, assistant, sync, alerts, score."""
     return jsonify(dashboard.summary())
 
 
 @bp.get("/metrics/<name>")
-@require_role("admin")
 def metric_history(name: str):
     """The last samples of one headline figure, oldest first: [[unix time, value], …]."""
     limit = request.args.get("limit", type=int)
@@ -89,14 +88,12 @@ def metric_history(name: str):
 
 
 @bp.get("/performance")
-@require_role("admin")
 def performance():
     """Per route template: requests by status class, error share, in flight, latency percentiles."""
     return jsonify(routes=dashboard.routes(scrape.Snapshot()))
 
 
 @bp.get("/alerts")
-@require_role("admin")
 def alert_list():
     """Active alerts; with ?all=1 the most recent ones, resolved included."""
     chosen = alerts.recent(request.args.get("limit", 50, type=int)) if request.args.get("all") else alerts.active()
@@ -113,13 +110,12 @@ def _act(action, *args):
 
 
 @bp.post("/alerts/<int:alert_id>/resolve")
-@require_role("admin", fresh=True)
+@fresh
 def alert_resolve(alert_id: int):
     return _act(admin_actions.resolve_alert, alert_id, current_user.username)
 
 
 @bp.get("/cache/status")
-@require_role("admin")
 def cache_status():
     """The cache backend and, per namespace, the server-wide counters of the cache itself."""
     store = cache.current()
@@ -128,7 +124,7 @@ def cache_status():
 
 
 @bp.post("/cache/clear")
-@require_role("admin", fresh=True)
+@fresh
 def cache_clear():
     """Body (JSON or form): `namespace`, and optionally `pattern` (a glob over the keys)."""
     data = request.get_json(silent=True) or request.form
@@ -136,14 +132,13 @@ def cache_clear():
 
 
 @bp.post("/breakers/<name>/<action>")
-@require_role("admin", fresh=True)
+@fresh
 def breaker_action(name: str, action: str):
     """reset | force_open | disable one dependency's breaker, in every worker (through Redis)."""
     return _act(admin_actions.breaker, name, action)
 
 
 @bp.get("/diagnostics")
-@require_role("admin")
 def diagnostics_export():
     """Run the checks; the JSON export (no secrets). ?download=1 makes it a file."""
     document = diagnostics.export()
@@ -155,7 +150,6 @@ def diagnostics_export():
 
 
 @bp.get("/system/info")
-@require_role("admin")
 def system():
     """CPU, memory, disk of the data folder, network, cgroup limits and this worker's process."""
     return jsonify(system_info.snapshot(current_app.instance_path))

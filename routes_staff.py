@@ -4,25 +4,22 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from extensions import limiter
 from forms import ConfirmForm, FollowForm
-from routes_api import lookup_limit
-from services import audit, auth, processes
-from services.cache import CacheLoadTimeout
+from services import audit, processes
 from services.processes import follows
 from utils import cnj
+from view_helpers import guard, limit_refreshes
 
 bp = Blueprint("staff", __name__, url_prefix="/equipe")
+guard(bp, "staff")
 
 
 @bp.get("/processos")
-@auth.require_role("staff")
 def followed():
     return _render_list(FollowForm(), verdicts=None)
 
 
 @bp.post("/processos")
-@auth.require_role("staff")
 def follow():
     form = FollowForm()
     if not form.validate_on_submit():
@@ -40,7 +37,6 @@ def follow():
 
 
 @bp.post("/processos/<path:numero>/remover")
-@auth.require_role("staff")
 def unfollow(numero):
     if not ConfirmForm().validate_on_submit():
         return _render_list(FollowForm(), verdicts=None, status=400)
@@ -58,8 +54,7 @@ def unfollow(numero):
 
 
 @bp.post("/processos/<path:numero>/atualizar")
-@auth.require_role("staff")
-@limiter.limit(lookup_limit)
+@limit_refreshes
 def refresh(numero):
     if not ConfirmForm().validate_on_submit():
         return _render_list(FollowForm(), verdicts=None, status=400)
@@ -69,18 +64,18 @@ def refresh(numero):
         flash(exc.message, "error")
         return redirect(url_for("staff.followed"), code=303)
     except processes.ProcessNotFound as exc:
-        number = cnj.format(exc.args[0]) if exc.args else numero
+        number = cnj.format(exc.number)
         audit.record("process_refresh", target=number, outcome="not_found")
-        flash(f"A fonte não encontrou o processo {number}: pode ser sigiloso ou ainda não enviado ao DataJud.",
-              "error")
+        flash(f"O {exc.provider_label} não encontrou o processo {number}: pode ser sigiloso ou ainda não enviado "
+              f"ao {exc.provider_label}.", "error")
         return redirect(url_for("staff.followed"), code=303)
-    except (processes.ProcessUnavailable, CacheLoadTimeout):
+    except processes.ProcessUnavailable:
         audit.record("process_refresh", target=numero[:40], outcome="unavailable")
         flash("A fonte dos dados não respondeu agora. Os dados guardados continuam valendo; tente de novo em "
               "alguns minutos.", "error")
         return redirect(url_for("staff.followed"), code=303)
-    number = result.payload["cnj"]
-    stale = result.payload.get("stale")
+    number = result.payload.cnj
+    stale = result.payload.stale
     audit.record("process_refresh", target=number, outcome="stale" if stale else "ok")
     if stale:
         flash(f"A fonte não respondeu; o processo {number} continua com os dados guardados.", "error")
@@ -90,7 +85,6 @@ def refresh(numero):
 
 
 @bp.get("/processos.csv")
-@auth.require_role("staff")
 def export_csv():
     rows = follows.followed_rows()
     audit.record("follow_export", count=len(rows))

@@ -7,12 +7,10 @@ the version, so a cookie copied before logout is refused afterwards. Admin actio
 from __future__ import annotations
 
 import time
-from functools import wraps
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 
-import errors
 from extensions import db, login_manager
 from models import User
 from services import accounts
@@ -74,35 +72,6 @@ def is_fresh() -> bool:
 
 def has_role(*roles: str) -> bool:
     return current_user.is_authenticated and current_user.role in roles
-
-
-def require_role(*roles: str, fresh: bool = False):
-    """Only logged-in users with one of `roles` (admins may always act as staff); JSON errors under /api/."""
-    allowed = set(roles) | {"admin"}
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated:
-                if errors.wants_json():
-                    return errors.api_error(401, "authentication_required",
-                                            "Entre com seu usuário para usar este recurso.")
-                return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-            if current_user.role not in allowed:
-                if errors.wants_json():
-                    return errors.api_error(403, "forbidden", "Seu usuário não tem permissão para este recurso.")
-                return errors.render_error(403)
-            if fresh and not is_fresh():
-                if errors.wants_json():
-                    return errors.api_error(401, "reauthentication_required",
-                                            "Por segurança, confirme sua senha antes desta ação.")
-                return redirect(url_for("admin.reauthenticate", next=request.full_path.rstrip("?")))
-            return view(*args, **kwargs)
-
-        wrapper.required_roles = tuple(sorted(allowed))
-        return wrapper
-
-    return decorate
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -31,10 +31,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
-from urllib.parse import urlencode
 
-from flask import current_app, request
-from flask.globals import request_ctx
+from flask import current_app
 
 from services import redis_connection
 from services.cache_store import COUNTERS, Lookup, MemoryTier, RedisTier, Store
@@ -340,56 +338,6 @@ def invalidates(*namespaces: str):
             for namespace in namespaces:
                 current().invalidate_namespace(namespace)
             return result
-
-        return wrapper
-
-    return decorate
-
-
-def _page_key() -> str:
-    return request.path + "?" + urlencode(sorted(request.args.items(multi=True)))
-
-
-def _session_touched() -> bool:
-    # Since Flask 3.1 reading `flask.session` (even `.accessed`) marks the session accessed, so look at
-    # the request context's session object the way Flask's own process_response does. Unknown → touched.
-    opened = getattr(request_ctx._get_current_object(), "_session", None)
-    return opened is None or getattr(opened, "accessed", True) or getattr(opened, "modified", True)
-
-
-def _shareable(response) -> bool:
-    """A response that is the same for everyone: 200, no cookie, no session use, not private."""
-    control = response.cache_control
-    return (response.status_code == 200 and not response.is_streamed and "Set-Cookie" not in response.headers
-            and not (control.private or control.no_store or control.no_cache) and not _session_touched())
-
-
-def cached_page(namespace: str = "pages", ttl: int = 300):
-    """Cache a GET view's 200 body and content type, keyed by path and sorted query string.
-
-    For pages that are the same for every visitor. Nothing is served from or stored in the cache
-    when the request carries the session cookie, and nothing is stored when the view touched the
-    session (a CSRF token, a logged-in user), set a cookie, or marked the response private/no-store.
-    """
-    _namespace(namespace)
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            if request.method not in ("GET", "HEAD") or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
-                return view(*args, **kwargs)
-            store, key = current(), _page_key()
-            entry = store.get(namespace, key)
-            if entry is not None:
-                return current_app.response_class(entry.value["body"], content_type=entry.value["content_type"])
-            response = current_app.make_response(view(*args, **kwargs))
-            if _shareable(response):
-                try:
-                    body = response.get_data(as_text=True)
-                except UnicodeDecodeError:
-                    return response
-                store.set(namespace, key, {"body": body, "content_type": response.content_type}, ttl=ttl)
-            return response
 
         return wrapper
 

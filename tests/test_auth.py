@@ -4,6 +4,7 @@ import time
 import pytest
 from flask import Blueprint
 
+import view_helpers
 from extensions import db
 from models import AuditEntry, User
 from services import auth
@@ -147,14 +148,15 @@ def test_next_only_leads_within_the_portal(app, anonymous):
 
 def test_an_old_login_must_confirm_the_password_before_an_admin_action(make_app):
     fresh_only = Blueprint("fresh_probe", __name__)
+    view_helpers.guard(fresh_only, "admin")
 
     @fresh_only.post("/admin/probe-action")
-    @auth.require_role("admin", fresh=True)
+    @view_helpers.fresh
     def probe_action():
         return "done"
 
     @fresh_only.post("/api/v1/monitoring/probe-action")
-    @auth.require_role("admin", fresh=True)
+    @view_helpers.fresh
     def probe_api_action():
         return {"ok": True}
 
@@ -224,11 +226,16 @@ def test_every_admin_route_refuses_staff(app, anonymous, login):
             assert response.status_code == 403, (rule.rule, method, response.status_code)
 
 
-def test_restricted_views_declare_their_roles(app):
-    """A view under the restricted prefixes without `require_role` would be caught here, not in production."""
+def test_restricted_routes_belong_to_guarded_blueprints(app):
+    """A restricted view outside a guarded blueprint, or opened with `@public` by mistake, is caught here."""
     for rule in _restricted_rules(app):
+        blueprint = app.blueprints[rule.endpoint.rpartition(".")[0]]
         view = app.view_functions[rule.endpoint]
-        assert getattr(view, "required_roles", None), f"{rule.rule} has no require_role"
+        assert getattr(blueprint, "guarded_roles", None), f"{rule.rule} is in an unguarded blueprint"
+        assert not getattr(view, "public", False), f"{rule.rule} is marked public"
+    opened = {rule.rule for rule in app.url_map.iter_rules()
+              if getattr(app.view_functions[rule.endpoint], "public", False)}
+    assert opened == OPEN_RESTRICTED_ROUTES
 
 
 def test_login_and_logout_are_audited_with_the_request_id(app, anonymous):

@@ -23,6 +23,7 @@ import pytest
 import redis as redis_lib
 from flask import make_response, render_template_string, session
 
+import view_helpers
 from services import cache
 from services.cache_store import PROBE, SKIP, USE, RedisBreaker
 from tests.conftest import skip_or_fail
@@ -680,7 +681,7 @@ def page_app(app_with_cache):
 
     for name, view in (("public", public), ("cookie", sets_cookie), ("session", reads_session),
                        ("private", private), ("csrf", with_csrf), ("missing", missing)):
-        app.add_url_rule(f"/t/{name}", f"t_{name}", cache.cached_page(ttl=60)(view))
+        app.add_url_rule(f"/t/{name}", f"t_{name}", view_helpers.cached_page(ttl=60)(view))
     return app, calls
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services import processes
-from services.cache import CacheLoadTimeout
 from services.processes import timeline
 from utils import cnj
 from utils.dates import COURT_TIMEZONE
@@ -57,6 +56,11 @@ def _moment(iso: str) -> str:
     return moment.strftime("%d/%m/%Y às %H:%M")
 
 
+def _described(label: str) -> str:
+    """The provider as a citizen may not know it: "DataJud, a base pública do CNJ"."""
+    return "DataJud, a base pública do CNJ" if label == "DataJud" else label
+
+
 def answer(typed: str) -> ProcessAnswer:
     """The status of the process numbered `typed` (any common spelling), as plain text with its link."""
     try:
@@ -64,30 +68,32 @@ def answer(typed: str) -> ProcessAnswer:
     except cnj.InvalidCnj as exc:
         return ProcessAnswer(f"{exc.message} Confira o número e envie de novo.",
                              [{"title": "Consulta de processos", "url": "/consulta"}])
-    except processes.ProcessNotFound:
+    except processes.ProcessNotFound as exc:
         return ProcessAnswer(
-            "Não encontrei esse processo no DataJud, a base pública do CNJ. Ele pode não existir, estar em segredo "
-            "de justiça ou ainda não ter sido enviado pelo tribunal ao DataJud. Confira o número; se estiver certo, "
-            "pergunte pelo Balcão Virtual do TJES.",
+            f"Não encontrei esse processo no {_described(exc.provider_label)}. Ele pode não existir, estar em segredo "
+            f"de justiça ou ainda não ter sido enviado pelo tribunal ao {exc.provider_label}. Confira o número; se "
+            "estiver certo, pergunte pelo Balcão Virtual do TJES.",
             [{"title": "Consulta de processos", "url": "/consulta"},
              {"title": "Balcão Virtual do TJES", "url": "https://www.tjes.jus.br/balcao-virtual/"}])
-    except (processes.ProcessUnavailable, CacheLoadTimeout):
+    except processes.ProcessUnavailable:
+        label = processes.provider_label(processes.provider().NAME)
         return ProcessAnswer(
-            "Não consegui consultar esse processo agora: a fonte dos dados (DataJud, do CNJ) não está respondendo. "
-            "Tente de novo em alguns minutos ou use a consulta pública do PJe no portal do TJES.",
+            f"Não consegui consultar esse processo agora: a fonte dos dados ({_described(label)}) não está "
+            "respondendo. Tente de novo em alguns minutos ou use a consulta pública do PJe no portal do TJES.",
             [{"title": "Consulta de processos", "url": "/consulta"}])
     payload = result.payload
-    number = payload["cnj"]
+    number = payload.cnj
     link = {"title": f"Processo {number}", "url": f"/processos/{number}"}
-    if payload.get("restricted"):
+    if payload.restricted:
         return ProcessAnswer(
             f"O processo {number} está em segredo de justiça. Por isso, este portal não mostra nenhum dado dele. "
             "Só as partes e os seus advogados podem consultá-lo.", [link])
-    lines = [f"Processo {number} (TJES). Dados do DataJud, do CNJ, atualizados em {_moment(payload['fetched_at'])}."]
-    if payload.get("stale"):
-        reason = payload.get("stale_reason") or "a fonte está indisponível"
+    lines = [f"Processo {number} (TJES). Dados do {_described(payload.source_label)}, atualizados em "
+             f"{_moment(payload.fetched_at)}."]
+    if payload.stale:
+        reason = payload.stale_reason or "a fonte está indisponível"
         lines.append(f"Atenção: estes são os últimos dados guardados; {reason}.")
-    for instance in payload["instances"]:
+    for instance in payload.instances:
         degree = _DEGREE_NAMES.get(instance.get("degree"), instance.get("degree") or "instância não informada")
         klass = (instance.get("class") or {}).get("name") or "classe não informada"
         body = (instance.get("judging_body") or {}).get("name")

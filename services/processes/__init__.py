@@ -1,24 +1,29 @@
 """Processes: a TJES process looked up by its CNJ number, kept fresh, and shown in plain language.
 
 This package owns the whole process capability:
-- `lookup` — `lookup(cnj)` = cache ▶ database ▶ provider, stale-if-error, single flight; `refresh(cnj)` for the sync;
-- `model` — the neutral domain model every provider produces (`ProcessRecord`, `RecordedMovement`, `CodeName`);
-- `datajud` — CNJ's DataJud client and the parser of its search responses (the default provider);
+- `lookup` — `lookup(cnj)` = cache ▶ stored copy ▶ provider, stale-if-error, single flight; `refresh(cnj)` for the sync;
+- `contract` — what callers get: `ProcessPayload` (the API's shape), `LookupResult`, `FetchOutcome`, the errors;
+- `store` — the stored copies (`models.ProcessInstance`, one per grau) and the payload built from them;
+- `model` — the neutral model every provider produces (`ProcessRecord`, `SourceMovement`, `CodeName`);
+- `datajud` — CNJ's DataJud client and the parser of its search answers (the default provider);
 - `escavador` — Escavador's API v2 client and parser (the provider when `ESCAVADOR_API_KEY` is set);
-- `timeline` — movement codes walked up CNJ's movement table to plain-language categories;
-- `follows` — the staff's follow list; `sync` — the background refresh of followed processes and retention.
+- `calls` — the requests a provider actually sent, counted for the sync's daily budget;
+- `timeline` — movement codes walked up CNJ's movement table to plain-language categories, and the page's days;
+- `follows` — the staff's follow list; `sync` — the background refresh of followed processes, and retention.
 """
-from services.processes.lookup import (
-    CACHE_NS,
-    FETCH_NS,
+from services.processes.contract import (
+    FetchOutcome,
+    FetchStatus,
     LookupResult,
     ProcessNotFound,
+    ProcessPayload,
     ProcessUnavailable,
-    days,
-    lookup,
-    provider,
-    refresh,
+    Unavailability,
+    provider_label,
 )
+from services.processes.lookup import CACHE_NS, FETCH_NS, lookup, provider, refresh
+from services.processes.timeline import days
 
-__all__ = ["CACHE_NS", "FETCH_NS", "LookupResult", "ProcessNotFound", "ProcessUnavailable", "days", "lookup",
-           "provider", "refresh"]
+__all__ = ["CACHE_NS", "FETCH_NS", "FetchOutcome", "FetchStatus", "LookupResult", "ProcessNotFound",
+           "ProcessPayload", "ProcessUnavailable", "Unavailability", "days", "lookup", "provider", "provider_label",
+           "refresh"]

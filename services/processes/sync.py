@@ -47,6 +47,7 @@ from services import background, locks, processes, resilience
 from services import cache as cache_service
 from services.monitoring import metrics
 from services.processes.calls import counting_provider_requests
+from services.processes.contract import FetchStatus
 from services.resilience.breaker import State
 from utils import cnj
 from utils.dates import COURT_TIMEZONE, as_utc
@@ -154,19 +155,19 @@ def _refresh_one(number: str, counts: Counters, cache) -> str | None:
     with counting_provider_requests() as sent:
         outcome = processes.refresh(number)
     counts.upstream_calls += sent[0]
-    if outcome["status"] == "found":
+    if outcome.status is FetchStatus.FOUND:
         counts.refreshed += 1
         return None
-    if outcome["status"] == "not_found":
+    if outcome.status is FetchStatus.NOT_FOUND:
         counts.failed += 1
         counts.notes.append(f"{cnj.format(number)}: not found")
         cache.set(NOT_FOUND_NS, number, True, ttl=NOT_FOUND_RETRY_S)
         return None
-    if outcome.get("kind") in ("breaker_open", "rate_limited"):
+    if outcome.kind.nothing_sent:  # breaker open, the portal's own limit or a full bulkhead
         counts.skipped += 1
-        return outcome["error"]
+        return outcome.error
     counts.failed += 1
-    counts.notes.append(f"{cnj.format(number)}: {outcome.get('error') or outcome.get('reason')}")
+    counts.notes.append(f"{cnj.format(number)}: {outcome.error or outcome.reason}")
     return None
 
 

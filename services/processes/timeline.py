@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from services.processes.model import SourceMovement
-from utils.dates import COURT_TIMEZONE
+from utils.dates import COURT_TIMEZONE, parse_iso
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "tpu_movement_categories.json"
 FALLBACK = "outros"
@@ -111,3 +111,24 @@ def _item(movement: SourceMovement, local: datetime, count: int) -> TimelineItem
     label = category_label(category)
     return TimelineItem(date=local, code=movement.code, name=movement.name or label,
                         complements=movement.complements, category=category, category_label=label, count=count)
+
+
+@dataclass(frozen=True)
+class PageMovement:
+    at: datetime  # in the court's time zone
+    name: str
+    complements: list[str]
+    category: str
+    label: str
+    explanation: str
+
+
+def days(instance: dict) -> list[tuple[datetime, list[PageMovement]]]:
+    """An instance's movements for the page: by the court's calendar day, newest first."""
+    grouped: dict = {}
+    for movement in instance["movements"]:
+        local = parse_iso(movement["date"]).astimezone(COURT_TIMEZONE)
+        grouped.setdefault(local.date(), []).append(PageMovement(
+            local, movement["name"], movement["complements"], movement["category"],
+            category_label(movement["category"]), explanation(movement["category"])))
+    return list(grouped.items())

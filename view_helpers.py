@@ -1,0 +1,142 @@
+"""What the HTTP layer shares: role guards for whole blueprints, whole-page caching, the lookup's rate limit.
+
+Restricted blueprints guard themselves: `guard(bp, "admin")` checks every request to the blueprint before its view
+runs, so a view added later is protected by default. A view opts out with `@public` (login, logout, the public
+health summary), asks for other roles with `@roles("admin", "staff")`, or for a recent password with `@fresh`.
+The route-inventory test walks the URL map and checks that every restricted rule belongs to a guarded blueprint.
+"""
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlencode
+
+from flask import current_app, g, redirect, request, url_for
+from flask.globals import request_ctx
+from flask_login import current_user
+
+import errors
+from extensions import limiter
+from services import auth
+from services import cache as cache_service
+
+
+# -- role guards ---------------------------------------------------------------------------------------------
+def guard(blueprint, *roles: str) -> None:
+    """Admit to `blueprint` only logged-in users with one of `roles` (admins always), view markers aside."""
+    default = frozenset(roles) | {"admin"}
+    blueprint.guarded_roles = default
+
+    @blueprint.before_request
+    def _check_role():
+        view = current_app.view_functions.get(request.endpoint)
+        if view is None or getattr(view, "public", False):
+            return None
+        allowed = getattr(view, "allowed_roles", default)
+        return _refusal(allowed, fresh=getattr(view, "requires_fresh", False))
+
+
+def public(view):
+    """This view of a guarded blueprint is open to anyone (it still sees `current_user`)."""
+    view.public = True
+    return view
+
+
+def roles(*names: str):
+    """This view admits these roles instead of its blueprint's (admins always)."""
+    def mark(view):
+        view.allowed_roles = frozenset(names) | {"admin"}
+        return view
+
+    return mark
+
+
+def fresh(view):
+    """This view also needs a password typed within LOGIN_FRESH_S (admin actions)."""
+    view.requires_fresh = True
+    return view
+
+
+def _refusal(allowed: frozenset[str], fresh: bool):
+    if not current_user.is_authenticated:
+        if errors.wants_json():
+            return errors.api_error(401, "authentication_required", "Entre com seu usuário para usar este recurso.")
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if current_user.role not in allowed:
+        if errors.wants_json():
+            return errors.api_error(403, "forbidden", "Seu usuário não tem permissão para este recurso.")
+        return errors.render_error(403)
+    if fresh and not auth.is_fresh():
+        if errors.wants_json():
+            return errors.api_error(401, "reauthentication_required",
+                                    "Por segurança, confirme sua senha antes desta ação.")
+        return redirect(url_for("admin.reauthenticate", next=request.full_path.rstrip("?")))
+    return None
+
+
+# -- the process lookup's rate limit -------------------------------------------------------------------------
+def _lookup_limit() -> str:
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
+def _reached_provider(response) -> bool:
+    """Only lookups that asked the provider count against the client's limit; stored answers are free."""
+    return bool(g.get("lookup_reached_provider"))
+
+
+def note_lookup(reached_provider: bool) -> None:
+    """The view tells the limiter whether this lookup asked the provider (found or not found alike)."""
+    g.lookup_reached_provider = reached_provider
+
+
+# Lookups per client that reached the provider (LOOKUP_RATE_LIMIT); `force` variants always count.
+limit_lookups = limiter.limit(_lookup_limit, deduct_when=_reached_provider)
+limit_refreshes = limiter.limit(_lookup_limit)
+
+
+# -- whole pages cached -----------------------------------------------------------------------------------------
+def _page_key() -> str:
+    return request.path + "?" + urlencode(sorted(request.args.items(multi=True)))
+
+
+def _session_touched() -> bool:
+    # Since Flask 3.1 reading `flask.session` (even `.accessed`) marks the session accessed, so look at
+    # the request context's session object the way Flask's own process_response does. Unknown → touched.
+    opened = getattr(request_ctx._get_current_object(), "_session", None)
+    return opened is None or getattr(opened, "accessed", True) or getattr(opened, "modified", True)
+
+
+def _shareable(response) -> bool:
+    """A response that is the same for everyone: 200, no cookie, no session use, not private."""
+    control = response.cache_control
+    return (response.status_code == 200 and not response.is_streamed and "Set-Cookie" not in response.headers
+            and not (control.private or control.no_store or control.no_cache) and not _session_touched())
+
+
+def cached_page(namespace: str = "pages", ttl: int = 300):
+    """Cache a GET view's 200 body and content type, keyed by path and sorted query string.
+
+    For pages that are the same for every visitor. Nothing is served from or stored in the cache
+    when the request carries the session cookie, and nothing is stored when the view touched the
+    session (a CSRF token, a logged-in user), set a cookie, or marked the response private/no-store.
+    """
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method not in ("GET", "HEAD") or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+                return view(*args, **kwargs)
+            store, key = cache_service.current(), _page_key()
+            entry = store.get(namespace, key)
+            if entry is not None:
+                return current_app.response_class(entry.value["body"], content_type=entry.value["content_type"])
+            response = current_app.make_response(view(*args, **kwargs))
+            if _shareable(response):
+                try:
+                    body = response.get_data(as_text=True)
+                except UnicodeDecodeError:
+                    return response
+                store.set(namespace, key, {"body": body, "content_type": response.content_type}, ttl=ttl)
+            return response
+
+        return wrapper
+
+    return decorate
