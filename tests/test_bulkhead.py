@@ -36,6 +36,25 @@ def test_slots_are_given_back_even_when_the_call_raises():
     assert bulkhead.snapshot() == {"max_concurrent": 2, "in_use": 0, "rejected": 1}
 
 
+def test_a_call_past_the_cap_takes_a_slot_freed_within_its_wait():
+    bulkhead = Bulkhead("dep", 1, retry_after_s=15, max_wait_s=30)
+    entered, release = threading.Event(), threading.Event()
+
+    def holder():
+        with bulkhead.slot():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    entered.wait(5)
+    threading.Timer(0.05, release.set).start()
+    with bulkhead.slot():  # waits for the holder instead of failing
+        assert bulkhead.snapshot()["in_use"] == 1
+    thread.join(5)
+    assert bulkhead.snapshot() == {"max_concurrent": 1, "in_use": 0, "rejected": 0}
+
+
 def test_a_bulkhead_needs_a_slot():
     with pytest.raises(ValueError):
         Bulkhead("dep", 0, retry_after_s=1)
@@ -53,7 +72,8 @@ def test_past_the_cap_a_call_is_refused_without_sending_or_counting_as_a_failure
     upstream.set("slow", delay=30)  # parked until released below
     settings = DependencySettings(base_url=upstream.url, connect_timeout_s=1, read_timeout_s=40,
                                   breaker=BreakerConfig(minimum_calls=1, consecutive_failures=1),
-                                  retry=RetryPolicy(max_attempts=1, deadline_s=40), max_concurrent=2)
+                                  retry=RetryPolicy(max_attempts=1, deadline_s=40), max_concurrent=2,
+                                  bulkhead_wait_s=0.0)
     dep = Dependency("slowdep", settings)
     answers = []
     holders = [threading.Thread(target=lambda: answers.append(dep.request("GET", "/thing").status_code))

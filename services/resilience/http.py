@@ -39,6 +39,7 @@ class DependencySettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     retry_budget_percent: float = 0.2
     max_concurrent: int = 4  # the bulkhead: calls running at once in one process
+    bulkhead_wait_s: float = 0.25  # how long a call past the cap waits for a slot before it is refused
 
 
 @dataclass
@@ -63,7 +64,8 @@ class Dependency:
         self.budget = RetryBudget(percent=settings.retry_budget_percent)
         self.limiter = limiter or (TokenBucket(settings.rate_per_min) if settings.rate_per_min else None)
         self.record = CallRecord()
-        self.bulkhead = Bulkhead(name, settings.max_concurrent, retry_after_s=settings.retry.deadline_s)
+        self.bulkhead = Bulkhead(name, settings.max_concurrent, retry_after_s=settings.retry.deadline_s,
+                                 max_wait_s=settings.bulkhead_wait_s)
         self._sleep = sleep
         self.client = httpx.Client(
             base_url=settings.base_url,
