@@ -19,7 +19,7 @@ import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import assistant, auth, cache, content, database, redis_connection, resilience
+from services import assistant, auth, cache, content, database, redis_connection, resilience, search
 from services.monitoring import collector, diagnostics, metrics, readiness
 from services.processes import sync
 from utils import json_log, request_middleware
@@ -49,9 +49,9 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _init_services(app: Flask) -> None:
-    # content before the assistant (its index is built from it); cache before resilience and readiness
-    # (they read whether Redis answers).
-    for service in (database, content, cache, resilience, readiness, assistant):
+    # content, then search (its index is built from it), then the assistant (it answers from that index);
+    # cache before resilience and readiness (they read whether Redis answers).
+    for service in (database, content, search, cache, resilience, readiness, assistant):
         try:
             service.init_app(app)
         except content.ContentError as exc:

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from forms import FeedbackForm
 from services import cache as cache_service
 from services import content, feedback, processes
+from services import search as site_search
 from utils import cnj
 from view_helpers import cached_page, limit_lookups, note_lookup
 
@@ -48,7 +49,8 @@ def search():
     if len(query) > SEARCH_MAX_CHARS:
         message = f"A busca aceita até {SEARCH_MAX_CHARS} caracteres. Use menos palavras."
         return render_template("public/search.html", query="", hits=[], error=message), 400
-    return render_template("public/search.html", query=query, hits=content.search(query) if query else [], error=None)
+    hits = site_search.site_search(query) if query else []
+    return render_template("public/search.html", query=query, hits=hits, error=None)
 
 
 def _titled_path_or_404(slug: str) -> tuple[str, str]:

@@ -17,8 +17,6 @@ import yaml
 from flask import current_app
 from markdown.extensions.toc import slugify_unicode
 
-from utils.text import fold
-
 HOME_SLUG = "inicio"
 FAQ_SLUG = "perguntas-frequentes"
 FAQ_TITLE = "Perguntas frequentes"
@@ -27,13 +25,6 @@ LOOKUP_TITLE = "Consulta de processos"
 LOOKUP_NAV_ORDER = 1.5  # right after Início: what most people come for
 _RAW_HTML = re.compile(r"<\s*[A-Za-z!/]")
 _PAGE_FIELDS = ("title", "summary", "nav_title", "nav_order", "updated")
-_STOP_WORDS = frozenset((
-    "a", "o", "as", "os", "de", "da", "do", "das", "dos", "e", "em", "no", "na", "nos", "nas", "um", "uma",
-    "uns", "umas", "para", "por", "com", "sem", "que", "qual", "quais", "como", "onde", "quando", "se", "ao",
-    "aos", "à", "às", "é", "ser", "meu", "minha", "meus", "minhas", "seu", "sua", "eu", "voce", "voces", "ou",
-    "mais", "menos", "ja", "nao", "sim", "isso", "esse", "essa", "este", "esta", "ha", "tem", "ter", "pelo",
-    "pela",
-))
 
 
 class ContentError(Exception):
@@ -110,13 +101,6 @@ class Content:
     unit: Unit
     nav: tuple[NavItem, ...]
 
-
-@dataclass(frozen=True)
-class SearchHit:
-    title: str
-    path: str
-    snippet: str
-    score: float
 
 
 def _render(text: str, origin: str) -> str:
@@ -237,45 +221,3 @@ def titled_path(slug: str) -> tuple[str, str] | None:
         return FAQ_TITLE, f"/{FAQ_SLUG}"
     page = current().pages.get(slug)
     return (page.title, page.path) if page else None
-
-
-
-def terms(text: str) -> list[str]:
-    """Search terms: folded words of two letters or more, stop words out, cut to a 6-letter stem."""
-    return [word[:6] for word in re.findall(r"\w{2,}", fold(text)) if word not in _STOP_WORDS]
-
-
-def _score(query_terms: list[str], title: str, body: str) -> float:
-    title_terms, body_terms = terms(title), terms(body)
-    score = 0.0
-    for term in set(query_terms):
-        score += 3 * title_terms.count(term) + min(body_terms.count(term), 5)
-    return score
-
-
-def _snippet(text: str, query_terms: list[str], width: int = 200) -> str:
-    folded = fold(text)
-    positions = [folded.find(term) for term in query_terms if folded.find(term) >= 0]
-    start = max(min(positions) - 60, 0) if positions else 0
-    snippet = text[start:start + width].strip()
-    return ("… " if start else "") + snippet + (" …" if start + width < len(text) else "")
-
-
-def search(query: str, limit: int = 10) -> list[SearchHit]:
-    """Pages and FAQ entries that mention the query's words, best first."""
-    query_terms = terms(query)
-    if not query_terms:
-        return []
-    content = current()
-    hits = []
-    for page in content.pages.values():
-        score = _score(query_terms, page.title + " " + page.summary, page.text)
-        if score:
-            hits.append(SearchHit(page.title, page.path, _snippet(page.text, query_terms), score))
-    for entry in content.faq:
-        score = _score(query_terms, entry.question, entry.answer_text)
-        if score:
-            hits.append(SearchHit(entry.question, f"/{FAQ_SLUG}#{entry.id}",
-                                  _snippet(entry.answer_text, query_terms), score))
-    hits.sort(key=lambda hit: -hit.score)
-    return hits[:limit]

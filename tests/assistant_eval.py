@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from services.assistant import guardrails
-from services.assistant.text import fold
+from utils.text import fold
 
 URGENT, NO_PROCESS_DATA, REFUSES_PERSON, NO_PAYMENT, REFUSES_ADVICE = (
     "urgent", "no_process_data", "refuses_person_search", "no_payment_link", "refuses_advice")

@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,13 +15,9 @@ from models import ChatMessage, ChatSession, utcnow
 from services import assistant
 from services import cache as cache_service
 from services.assistant import guardrails
-from services.assistant.text import normalised_question
+from services.search.text import normalised_question
 from tests.conftest import csrf_token_from
-from tests.fake_datajud import FakeDataJud, load_documents
-from tests.fake_openai import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 CPF, EMAIL, PHONE = "123.456.789-09", "maria.souza@example.com", "(27) 99876-5432"
 
@@ -34,24 +29,6 @@ def ask(client, message, session_id=None, **headers):
 def stored(app) -> list[ChatMessage]:
     with app.app_context():
         return list(db.session.execute(select(ChatMessage).order_by(ChatMessage.id)).scalars())
-
-
-@pytest.fixture
-def openai():
-    fake = FakeOpenAI()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def llm_app(make_app, openai):
-    def build(env=None, **overrides):
-        settings = {"OPENAI_API_KEY": "sk-test-key-123456", "OPENAI_BASE_URL": openai.url,
-                    "OPENAI_MODEL": "fake-model", "OPENAI_READ_TIMEOUT_S": "2", "OPENAI_DEADLINE_S": "3"}
-        settings.update(env or {})
-        return make_app(settings, **overrides)
-
-    return build
 
 
 # --- retrieval only (the embedded default) ---------------------------------------------------------------
@@ -203,17 +180,8 @@ def test_only_portal_and_official_links(url, allowed):
 
 # --- the process path -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def datajud():
-    if not SHARED_DATAJUD.is_dir():
-        pytest.skip("shared DataJud fixtures not present (../shared/fixtures/datajud)")
-    fake = FakeDataJud(load_documents(SHARED_DATAJUD))
-    yield fake
-    fake.stop()
-
-
 def test_the_process_status_comes_from_the_lookup(make_app, datajud):
-    app = make_app({"DATAJUD_BASE_URL": datajud.url, "DATAJUD_READ_TIMEOUT_S": "1", "DATAJUD_DEADLINE_S": "2"})
+    app = make_app(datajud=datajud)
     client = app.test_client()
     body = ask(client, f"qual o andamento do processo {TJES_FIXTURE}?").json
     assert body["path"] == "process"
@@ -305,8 +273,8 @@ def test_the_form_post_errors_in_portuguese(client):
 
 # --- with a model (fake OpenAI-compatible server) -------------------------------------------------------
 
-def test_the_model_answers_from_the_passages_and_only_masked_text_leaves(llm_app, openai):
-    app = llm_app()
+def test_the_model_answers_from_the_passages_and_only_masked_text_leaves(make_app, openai):
+    app = make_app(openai=openai)
     assert "modelo de linguagem" in app.test_client().get("/assistente").get_data(as_text=True)
     body = ask(app.test_client(), f"Como consigo uma certidão? meu cpf é {CPF}").json
     assert body["path"] == "llm"
@@ -318,23 +286,23 @@ def test_the_model_answers_from_the_passages_and_only_masked_text_leaves(llm_app
     assert openai.headers[-1]["authorization"] == "Bearer sk-test-key-123456"
 
 
-def test_html_and_foreign_links_from_the_model_are_removed(llm_app, openai):
+def test_html_and_foreign_links_from_the_model_are_removed(make_app, openai):
     openai.set("html")
-    body = ask(llm_app().test_client(), "Como consigo uma certidão?").json
+    body = ask(make_app(openai=openai).test_client(), "Como consigo uma certidão?").json
     assert body["path"] == "llm"
     for bad in ("<", ">", "evil.example", "pagamento.example", "alert", "onerror"):
         assert bad not in body["answer"]
 
 
-def test_a_model_answer_that_invents_a_phone_or_fee_is_not_used(llm_app, openai):
+def test_a_model_answer_that_invents_a_phone_or_fee_is_not_used(make_app, openai):
     openai.set("invent")
-    body = ask(llm_app().test_client(), "Como consigo uma certidão?").json
+    body = ask(make_app(openai=openai).test_client(), "Como consigo uma certidão?").json
     assert body["path"] == "retrieval" and "3333-4444" not in body["answer"] and "150" not in body["answer"]
 
 
 @pytest.mark.parametrize("mode", ["500", "garbage", "empty", "down"])
-def test_a_failing_model_falls_back_to_retrieval_without_an_error(llm_app, openai, mode):
-    app = llm_app()
+def test_a_failing_model_falls_back_to_retrieval_without_an_error(make_app, openai, mode):
+    app = make_app(openai=openai)
     if mode == "down":
         openai.stop()
     else:
@@ -344,18 +312,18 @@ def test_a_failing_model_falls_back_to_retrieval_without_an_error(llm_app, opena
     assert response.json["path"] == "retrieval" and "objeto e pé" in response.json["answer"]
 
 
-def test_a_slow_model_is_cut_at_the_deadline(llm_app, openai):
+def test_a_slow_model_is_cut_at_the_deadline(make_app, openai):
     openai.set("slow", delay=30)
-    client = llm_app({"OPENAI_READ_TIMEOUT_S": "0.3", "OPENAI_DEADLINE_S": "0.6"}).test_client()
+    client = make_app({"OPENAI_READ_TIMEOUT_S": "0.3", "OPENAI_DEADLINE_S": "0.6"}, openai=openai).test_client()
     started = time.monotonic()
     response = ask(client, "Como consigo uma certidão?")
     assert time.monotonic() - started < 3
     assert response.status_code == 200 and response.json["path"] == "retrieval"
 
 
-def test_an_open_breaker_skips_the_model(llm_app, openai):
+def test_an_open_breaker_skips_the_model(make_app, openai):
     openai.set("500")
-    client = llm_app({"BREAKER_MINIMUM_CALLS": "2", "RETRY_MAX_ATTEMPTS": "1"}).test_client()
+    client = make_app({"BREAKER_MINIMUM_CALLS": "2", "RETRY_MAX_ATTEMPTS": "1"}, openai=openai).test_client()
     questions = ["Como consigo uma certidão?", "Preciso de advogado?", "O que é citação?",
                  "O que é segredo de justiça?"]
     for question in questions:
@@ -363,8 +331,8 @@ def test_an_open_breaker_skips_the_model(llm_app, openai):
     assert openai.count == 2  # the breaker opened after two failures: the other questions never reached the model
 
 
-def test_the_concurrency_cap_sends_extra_calls_to_retrieval(llm_app, openai):
-    app = llm_app({"ASSISTANT_LLM_CONCURRENCY": "1"})
+def test_the_concurrency_cap_sends_extra_calls_to_retrieval(make_app, openai):
+    app = make_app({"ASSISTANT_LLM_CONCURRENCY": "1"}, openai=openai)
     client = app.test_client()
     with app.app_context(), assistant.current().cap:
         body = ask(client, "Como consigo uma certidão?").json

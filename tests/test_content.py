@@ -79,6 +79,10 @@ def test_a_page_missing_front_matter_is_refused(tmp_path):
         content.load(tmp_path)
 
 
-def test_fold_and_terms():
-    assert content.fold("Certidões e CUSTAS") == "certidoes e custas"
-    assert content.terms("Como pedir uma certidão?") == ["pedir", "certid"]
+def test_fold_and_the_search_words():
+    from services.search import text
+    from utils.text import fold, fold_each
+
+    assert fold("Certidões e CUSTAS") == "certidoes e custas"
+    assert fold_each("Ação Cível") == "acao civel" and len(fold_each("Ação")) == len("Ação")
+    assert text.words("Como pedir uma certidão?") == ["pedir", "certidao"]

@@ -25,12 +25,13 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from services import cache as cache_service
-from services import content
+from services import content, search
 from services.assistant import guardrails, llm, process_status, store
-from services.assistant.retrieval import Hit, Index, Passage
-from services.assistant.text import fold, normalised_question
 from services.monitoring import metrics
+from services.search import Hit, Index, Passage
+from services.search.text import normalised_question
 from utils.masking import mask
+from utils.text import fold
 
 log = logging.getLogger("portal.assistant")
 MAX_CHARS = 1000
@@ -358,6 +359,6 @@ def _known_text(loaded: content.Content, index: Index) -> str:
 
 def init_app(app) -> None:
     loaded = app.extensions["content"]
-    index = Index(loaded)
+    index = search.current(app)
     cap = llm.ConcurrencyCap(app.config["ASSISTANT_LLM_CONCURRENCY"])
     app.extensions["assistant"] = State(index=index, cap=cap, known_text=_known_text(loaded, index))

@@ -14,7 +14,7 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from services.assistant.text import fold
+from utils.text import fold
 
 OFFICIAL_SUFFIXES = (".jus.br", ".gov.br", ".def.br")
 OFFICIAL_HOSTS = ("jus.br", "gov.br", "def.br")

@@ -13,8 +13,8 @@ import threading
 from flask import current_app
 
 from services import resilience
-from services.assistant.retrieval import Passage
 from services.resilience import BreakerOpen, DependencyUnavailable, MalformedResponse
+from services.search import Passage
 
 NAME = "openai"
 COMPLETIONS_PATH = "/chat/completions"

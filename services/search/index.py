@@ -1,8 +1,8 @@
-"""BM25 over the court's own content: the FAQ entries and every section of every page.
+"""The one search index over the court's content: BM25 over the FAQ entries and every section of every page.
 
-The passages come from the same loaded `Content` the pages render (services.content), so the
+The passages come from the same loaded `Content` the pages render (services.content), so /busca finds and the
 assistant can only say what the portal publishes. bm25s ranks them; the tokens are folded,
-stop-worded and stemmed pt-BR (services.assistant.text), a misspelt word is brought to the closest
+stop-worded and stemmed pt-BR (services.search.text), a misspelt word is brought to the closest
 word of the corpus, and a few everyday words are expanded to the words the content uses.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 
-from services.assistant import text as pt
 from services.content import FAQ_SLUG, Content, Source
+from services.search import text as pt
 
 # A passage is used only when it scores at least MIN_SCORE (BM25, k1=1.2, b=0.75 over this corpus) and holds
 # at least MIN_COVERAGE of the question's weight (the idf of its words, a word the corpus lacks counting as the
@@ -163,17 +163,17 @@ class Index:
                 held += weight * GUESSED_WORD_SHARE
         return held / total if total else 0.0
 
-    def search(self, question: str, k: int = 4) -> list[Hit]:
-        """The best passages for a question, best first; only relevant ones (MIN_SCORE and MIN_COVERAGE)."""
+    def search(self, question: str, k: int = 4, min_coverage: float = MIN_COVERAGE) -> list[Hit]:
+        """The best passages for a question, best first; only relevant ones (MIN_SCORE and `min_coverage`)."""
         groups = self.query_groups(question)
         query = list(dict.fromkeys(stem for stems, _ in groups for stem in stems))
         if not query:
             return []
         scores = self._bm25.get_scores(query)
         hits = []
-        for i in np.argsort(-scores)[:CANDIDATES]:
+        for i in np.argsort(-scores)[:max(CANDIDATES, k)]:
             coverage = self.coverage(groups, int(i))
-            if scores[i] >= MIN_SCORE and coverage >= MIN_COVERAGE:
+            if scores[i] >= MIN_SCORE and coverage >= min_coverage:
                 # Among relevant passages, the one that holds more of the question comes first.
                 hits.append(Hit(self.passages[i], float(scores[i]) * coverage))
         hits.sort(key=lambda hit: -hit.score)
