@@ -1,4 +1,10 @@
-"""Fixtures: a fresh app and database for each test, built from the real factory and migrations."""
+"""Fixtures: a fresh app and database for each test, built from the real factory and migrations.
+
+Each test builds its own app with `create_app()`; only the migration work is shared: the migrations run once
+per session into a SQLite template that each test copies, and once into a PostgreSQL database that each test
+empties (every table but alembic_version) before it starts. The parsed court content is shared too: its
+files do not change during a run.
+"""
 from __future__ import annotations
 
 import json
@@ -42,6 +48,7 @@ CONFIG_VARS = (
       for suffix in ("BASE_URL", "READ_TIMEOUT_S", "DEADLINE_S", "BREAKER_OPEN_S", "RATE_PER_MIN")),
 )
 TEST_SECRET = "test-secret-" + "x" * 40
+ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -62,34 +69,127 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@contextmanager
+def standalone_app(env: dict, **overrides):
+    """An app outside any test (session fixtures, servers' set-up), from `env` alone; closed afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CONFIG_VARS:
+            patch.delenv(name, raising=False)
+        for name, value in {"SESSION_SECRET": TEST_SECRET, **env}.items():
+            patch.setenv(name, value)
+        application = create_app({"TESTING": True, **overrides})
+        try:
+            yield application
+        finally:
+            _close(application)
+            _remove_log_handlers()
+
+
+def _migrate(env: dict) -> None:
+    with standalone_app(env) as built, built.app_context():
+        upgrade()
+
+
+def _close(application) -> None:
+    if "resilience" in application.extensions:
+        application.extensions["resilience"].close()
+    with application.app_context():
+        db.engine.dispose()
+
+
+def _remove_log_handlers() -> None:
+    for handler in [h for h in logging.getLogger().handlers if h.get_name() == json_log.HANDLER_NAME]:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_content():
+    """The repository's content/ parsed once for the session (the files do not change during a run);
+    any other directory (test_content's broken copies) is read afresh."""
+    from services import content
+
+    real_load, own = content.load, (ROOT / "content").resolve()
+    parsed = {}
+
+    def load(directory):
+        if Path(directory).resolve() != own:
+            return real_load(directory)
+        stamp = tuple((str(path), path.stat().st_mtime_ns) for path in sorted(own.rglob("*")) if path.is_file())
+        if stamp not in parsed:
+            parsed.clear()
+            parsed[stamp] = real_load(directory)
+        return parsed[stamp]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(content, "load", load)
+        yield
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated to head, once per session; tests copy the file."""
+    path = tmp_path_factory.mktemp("template") / "portal.db"
+    _migrate({"DATABASE_URL": f"sqlite:///{path}", "LOG_FILE": str(path.with_suffix(".log"))})
+    return path
+
+
+# Where DataJud is unless a test gives its fake: a closed loopback port, so no test ever reaches the internet.
+CLOSED_URL = "http://127.0.0.1:9"
+# Databases already at head (the session's PostgreSQL database): make_app does not migrate them again.
+MIGRATED_URLS: set[str] = set()
+
+
+def fake_settings(datajud=None, escavador=None, openai=None) -> dict:
+    """Settings that point the app at fakes on loopback, with timeouts short enough for a test."""
+    settings = {}
+    if datajud is not None:
+        settings |= {"DATAJUD_BASE_URL": datajud.url, "DATAJUD_READ_TIMEOUT_S": "1", "DATAJUD_DEADLINE_S": "2"}
+    if escavador is not None:
+        settings |= {"ESCAVADOR_API_KEY": "test-key", "ESCAVADOR_BASE_URL": escavador.base_url,
+                     "ESCAVADOR_READ_TIMEOUT_S": "1", "ESCAVADOR_DEADLINE_S": "3"}
+    if openai is not None:
+        settings |= {"OPENAI_API_KEY": "sk-test-key-123456", "OPENAI_BASE_URL": openai.url,
+                     "OPENAI_MODEL": "fake-model", "OPENAI_READ_TIMEOUT_S": "2", "OPENAI_DEADLINE_S": "3"}
+    return settings
+
+
 @pytest.fixture
-def make_app(tmp_path, monkeypatch):
-    """Build an app from environment variables (as in production) plus test overrides."""
+def make_app(tmp_path, monkeypatch, sqlite_template):
+    """The one app builder: environment variables (as in production), fakes, then test overrides.
+
+    `make_app(env, migrate=True, datajud=…, escavador=…, openai=…, **overrides)`: `env` wins over the
+    fakes' settings (see `fake_settings`); `overrides` go to `create_app` as the test config. DataJud is
+    a closed port unless `datajud` or `env` says otherwise. The database
+    (default: SQLite in tmp_path) is brought to head: a copy of the session's template for a new SQLite
+    file, nothing for the session's PostgreSQL database, the migrations otherwise.
+    """
 
     built = []
 
-    def build(env: dict | None = None, migrate: bool = True, **overrides):
+    def build(env: dict | None = None, migrate: bool = True, *, datajud=None, escavador=None, openai=None,
+              **overrides):
         settings = {"SESSION_SECRET": TEST_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path}/portal.db",
-                    "LOG_FILE": str(tmp_path / "portal.log")}
+                    "LOG_FILE": str(tmp_path / "portal.log"), "DATAJUD_BASE_URL": CLOSED_URL,
+                    **fake_settings(datajud=datajud, escavador=escavador, openai=openai)}
         settings.update(env or {})
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
+        url = settings["DATABASE_URL"]
+        new_sqlite = url.startswith("sqlite:///") and not os.path.exists(url.removeprefix("sqlite:///"))
+        if migrate and new_sqlite:
+            shutil.copyfile(sqlite_template, url.removeprefix("sqlite:///"))
         application = create_app({"TESTING": True, **overrides})
         built.append(application)
-        if migrate:
+        if migrate and not new_sqlite and url not in MIGRATED_URLS:
             with application.app_context():
                 upgrade()
         return application
 
     yield build
     for application in built:
-        if "resilience" in application.extensions:
-            application.extensions["resilience"].close()
-        with application.app_context():
-            db.engine.dispose()
-    for handler in [h for h in logging.getLogger().handlers if h.get_name() == json_log.HANDLER_NAME]:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        _close(application)
+    _remove_log_handlers()
 
 
 @pytest.fixture
@@ -128,25 +228,64 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def postgres_url():
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+def _postgres_admin():
+    """A connection to the server's `test` database (autocommit), or a skip/failure when it is not there."""
     import psycopg
 
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = "portal_test_" + uuid.uuid4().hex[:12]
     try:
-        conn = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+        return psycopg.connect(admin, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         skip_or_fail(f"PostgreSQL is not reachable at {admin}: {str(exc).splitlines()[0]}")
-    with conn:
+
+
+@contextmanager
+def _new_postgres_database():
+    """A new, empty PostgreSQL database; yields its URL and drops it afterwards."""
+    name = "portal_test_" + uuid.uuid4().hex[:12]
+    with _postgres_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin.rsplit("/", 1)[0]
+    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/" + name
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with _postgres_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(tmp_path_factory):
+    """One PostgreSQL database for the session, migrated to head once."""
+    with _new_postgres_database() as url:
+        log = tmp_path_factory.mktemp("postgres") / "migrate.log"
+        _migrate({"DATABASE_URL": url, "LOG_FILE": str(log)})
+        MIGRATED_URLS.add(url)
+        yield url
+        MIGRATED_URLS.discard(url)
+
+
+@pytest.fixture
+def postgres_url(migrated_postgres):
+    """The session's migrated PostgreSQL database, emptied for this test: every table but alembic_version
+    truncated (identities restarted); a connection a previous test left behind is ended first."""
+    import psycopg
+
+    with psycopg.connect(migrated_postgres, autocommit=True, connect_timeout=3) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        tables = [row[0] for row in conn.execute(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    return migrated_postgres
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """A new, empty PostgreSQL database for one test (the migrations' own test), dropped afterwards."""
+    with _new_postgres_database() as url:
+        yield url
 
 
 TEST_PASSWORD = "senha-de-teste-longa"
@@ -205,8 +344,6 @@ def browser():
         browser.close()
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -215,24 +352,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_portal(tmp: Path, workers: int = 1, threads: int = 4, users: tuple = (), **settings):
-    """The portal under real gunicorn on a free loopback port, on a migrated SQLite database of its own.
+def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 4, users: tuple = (),
+                    **settings):
+    """The portal under real gunicorn on a free loopback port, on a copy of the migrated SQLite `template`.
 
-    `users` are (username, role) pairs created with the CLI (password TEST_PASSWORD); yields the base URL.
+    `users` are (username, role) pairs (password TEST_PASSWORD); yields the base URL.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "LOG_FILE")}
     env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
                LOG_FILE=str(tmp / "portal.log"), **settings)
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    for username, role in users:
-        subprocess.run([*flask, "users", "create", "--username", username, "--role", role, "--password-stdin"],
-                       cwd=ROOT, env=env, check=True, capture_output=True, input=TEST_PASSWORD + "\n", text=True)
+    shutil.copyfile(template, tmp / "portal.db")
+    if users:
+        with standalone_app({"DATABASE_URL": env["DATABASE_URL"], "LOG_FILE": str(tmp / "setup.log")}) as setup:
+            for username, role in users:
+                create_user(setup, role, username)
     port = free_port()
+    output = open(tmp / "server.out", "wb")  # noqa: SIM115 - closed below
+    # No control socket: its default path is one per user, and servers of several tests (or of several
+    # suites on the machine) run at once.
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", str(workers), "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--no-control-socket", "-b", f"127.0.0.1:{port}", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 30
         while True:
@@ -241,12 +382,18 @@ def gunicorn_portal(tmp: Path, workers: int = 1, threads: int = 4, users: tuple 
                 break
             except OSError:
                 if time.time() > deadline or process.poll() is not None:
-                    pytest.fail("the portal did not start under gunicorn")
+                    output.flush()
+                    tail = (tmp / "server.out").read_text(errors="replace")[-1500:]
+                    pytest.fail(f"the portal did not start under gunicorn:\n{tail}")
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        output.close()
 
 
 SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
@@ -261,5 +408,25 @@ def datajud():
     if not SHARED_DATAJUD.is_dir():
         pytest.skip("shared DataJud fixtures not present (../shared/fixtures/datajud)")
     fake = FakeDataJud(load_documents(SHARED_DATAJUD, OWN_DATAJUD))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def escavador():
+    """A fake Escavador v2 on loopback serving tests/fixtures/escavador."""
+    from tests.fake_escavador import FakeEscavador
+
+    fake = FakeEscavador()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def openai():
+    """A fake OpenAI-compatible server on loopback."""
+    from tests.fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI()
     yield fake
     fake.stop()

@@ -8,7 +8,6 @@ import pytest
 
 from services import assistant
 from tests.assistant_eval import CASES, judge, on_topic
-from tests.fake_openai import FakeOpenAI
 
 MIN_ON_TOPIC = 0.85
 
@@ -40,18 +39,10 @@ def test_retrieval_path(app):
     assert broken == []
 
 
-@pytest.fixture
-def openai():
-    fake = FakeOpenAI()
-    yield fake
-    fake.stop()
-
-
 @pytest.mark.parametrize("mode", ["quote", "html"])
 def test_against_a_fake_model(make_app, openai, mode):
     openai.set(mode)
-    app = make_app({"OPENAI_API_KEY": "sk-eval-123456", "OPENAI_BASE_URL": openai.url, "OPENAI_READ_TIMEOUT_S": "2",
-                    "OPENAI_DEADLINE_S": "3"})
+    app = make_app(openai=openai)
     score, off_topic, broken = run(app)
     print(f"\nmodel path ({mode}): {score:.0%} on topic; must-not broken: {len(broken)}; model calls: {openai.count}")
     assert score >= MIN_ON_TOPIC, off_topic

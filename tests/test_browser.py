@@ -33,8 +33,8 @@ def datajud():
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory, datajud):
-    with gunicorn_portal(tmp_path_factory.mktemp("browser"), DATAJUD_BASE_URL=datajud.url) as url:
+def server(tmp_path_factory, sqlite_template, datajud):
+    with gunicorn_portal(tmp_path_factory.mktemp("browser"), sqlite_template, DATAJUD_BASE_URL=datajud.url) as url:
         yield url
 
 

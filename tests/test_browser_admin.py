@@ -17,9 +17,9 @@ ADMIN, STAFF = "admin.browser", "staff.browser"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, sqlite_template):
     users = ((ADMIN, "admin"), (STAFF, "staff"))
-    with gunicorn_portal(tmp_path_factory.mktemp("browser-admin"), workers=2, users=users,
+    with gunicorn_portal(tmp_path_factory.mktemp("browser-admin"), sqlite_template, workers=2, users=users,
                          MONITORING_SAMPLE_INTERVAL_S="5") as url:
         yield url
 

@@ -5,8 +5,6 @@ from sqlalchemy import inspect, text
 
 from extensions import db
 
-pytestmark = []
-
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
@@ -15,8 +13,15 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
-def test_migrations_upgrade_and_downgrade_cleanly(make_app, database_url):
-    app = make_app({"DATABASE_URL": database_url}, migrate=False)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/migrations.db"
+    return request.getfixturevalue("empty_postgres_url")
+
+
+def test_migrations_upgrade_and_downgrade_cleanly(make_app, empty_database_url):
+    app = make_app({"DATABASE_URL": empty_database_url}, migrate=False)
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())

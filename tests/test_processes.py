@@ -10,19 +10,8 @@ TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 UNKNOWN_TJES = "0001365-91.2018.8.08.0024"
 
 
-@pytest.fixture
-def lookup_app(make_app, datajud):
-    def build(env=None, **overrides):
-        settings = {"DATAJUD_BASE_URL": datajud.url, "DATAJUD_READ_TIMEOUT_S": "1", "DATAJUD_DEADLINE_S": "2",
-                    "DATAJUD_BREAKER_OPEN_S": "30"}
-        settings.update(env or {})
-        return make_app(settings, **overrides)
-
-    return build
-
-
-def test_the_tjes_fixture_in_the_api(lookup_app, datajud):
-    client = lookup_app().test_client()
+def test_the_tjes_fixture_in_the_api(make_app, datajud):
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     assert response.status_code == 200
     body = response.json
@@ -41,8 +30,8 @@ def test_the_tjes_fixture_in_the_api(lookup_app, datajud):
     assert datajud.last_headers["authorization"].startswith("APIKey ")
 
 
-def test_the_tjes_fixture_as_a_page(lookup_app):
-    client = lookup_app().test_client()
+def test_the_tjes_fixture_as_a_page(make_app, datajud):
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/processos/{TJES_FIXTURE}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -53,8 +42,8 @@ def test_the_tjes_fixture_as_a_page(lookup_app):
 
 @pytest.mark.parametrize("spelling", ["00227832220178080024", " 0022783-22.2017.8.08.0024 ",
                                       "0022783 22 2017 8 08 0024"])
-def test_any_common_spelling_is_accepted(lookup_app, spelling):
-    client = lookup_app().test_client()
+def test_any_common_spelling_is_accepted(make_app, datajud, spelling):
+    client = make_app(datajud=datajud).test_client()
     assert client.get(f"/api/v1/processos/{spelling}").status_code == 200
     response = client.get("/consulta", query_string={"numero": spelling})
     assert response.status_code == 303 and response.headers["Location"] == f"/processos/{TJES_FIXTURE}"
@@ -66,8 +55,8 @@ def test_any_common_spelling_is_accepted(lookup_app, spelling):
     ("12345", "length", "20 dígitos"),
     ("9" * 5000, "length", ""),
 ])
-def test_rejected_numbers_never_reach_the_source(lookup_app, datajud, number, reason, words):
-    client = lookup_app().test_client()
+def test_rejected_numbers_never_reach_the_source(make_app, datajud, number, reason, words):
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/api/v1/processos/{number}")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_cnj" and response.json["error"]["reason"] == reason
@@ -77,8 +66,8 @@ def test_rejected_numbers_never_reach_the_source(lookup_app, datajud, number, re
     assert datajud.count == 0
 
 
-def test_an_unknown_number_is_404_and_cached_as_missing(lookup_app, datajud):
-    client = lookup_app().test_client()
+def test_an_unknown_number_is_404_and_cached_as_missing(make_app, datajud):
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/api/v1/processos/{UNKNOWN_TJES}")
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
     assert "segredo de justiça" in response.json["error"]["message"]
@@ -86,8 +75,8 @@ def test_an_unknown_number_is_404_and_cached_as_missing(lookup_app, datajud):
     assert datajud.count == 1  # the second answer came from the negative cache
 
 
-def test_stored_data_is_served_stale_when_the_source_is_down(lookup_app, datajud):
-    app = lookup_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"})
+def test_stored_data_is_served_stale_when_the_source_is_down(make_app, datajud):
+    app = make_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"}, datajud=datajud)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     with app.app_context():  # age the stored copy and the cache instead of sleeping
@@ -109,9 +98,9 @@ def test_stored_data_is_served_stale_when_the_source_is_down(lookup_app, datajud
     assert datajud.count == calls
 
 
-def test_nothing_stored_and_the_source_down_is_503_with_retry_after(lookup_app, datajud):
+def test_nothing_stored_and_the_source_down_is_503_with_retry_after(make_app, datajud):
     datajud.set("503")
-    client = lookup_app().test_client()
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     assert response.status_code == 503
     assert response.json["error"]["code"] == "upstream_unavailable" and int(response.headers["Retry-After"]) >= 1
@@ -121,26 +110,26 @@ def test_nothing_stored_and_the_source_down_is_503_with_retry_after(lookup_app, 
 
 
 @pytest.mark.parametrize("mode", ["html", "truncated", "401", "400"])
-def test_unusable_answers_are_the_source_failing_not_not_found(lookup_app, datajud, mode, log_lines):
+def test_unusable_answers_are_the_source_failing_not_not_found(make_app, datajud, mode, log_lines):
     datajud.set(mode)
-    client = lookup_app().test_client()
+    client = make_app(datajud=datajud).test_client()
     response = client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     assert response.status_code == 503
     if mode == "401":
         assert any(line.get("alert") == "datajud_api_key" for line in log_lines())
 
 
-def test_the_breaker_bounds_calls_while_the_source_is_down(lookup_app, datajud):
+def test_the_breaker_bounds_calls_while_the_source_is_down(make_app, datajud):
     datajud.set("503")
-    client = lookup_app().test_client()
+    client = make_app(datajud=datajud).test_client()
     for _ in range(30):
         assert client.get(f"/api/v1/processos/{UNKNOWN_TJES}").status_code == 503
     assert datajud.count <= 10  # 5 failing calls open it; with retries and the budget, a handful of requests
 
 
-def test_concurrent_first_lookups_make_one_upstream_request(lookup_app, datajud):
+def test_concurrent_first_lookups_make_one_upstream_request(make_app, datajud):
     datajud.set("slow", delay=0.3)
-    app = lookup_app()
+    app = make_app(datajud=datajud)
     statuses = []
 
     def one():
@@ -156,8 +145,8 @@ def test_concurrent_first_lookups_make_one_upstream_request(lookup_app, datajud)
     assert datajud.count == 1
 
 
-def test_restricted_processes_show_only_the_number(lookup_app):
-    client = lookup_app().test_client()
+def test_restricted_processes_show_only_the_number(make_app, datajud):
+    client = make_app(datajud=datajud).test_client()
     for number in ("50007778820258080012", "00123453120218080012"):  # secrecy level 1; a family-law subject
         body = client.get(f"/api/v1/processos/{number}").json
         assert body["restricted"] is True and body["instances"] == []
@@ -165,8 +154,8 @@ def test_restricted_processes_show_only_the_number(lookup_app):
         assert "segredo de justiça" in html and "Alimentos" not in html
 
 
-def test_a_refresh_replaces_the_movements_in_one_transaction(lookup_app, datajud):
-    app = lookup_app()
+def test_a_refresh_replaces_the_movements_in_one_transaction(make_app, datajud):
+    app = make_app(datajud=datajud)
     client = app.test_client()
     client.get(f"/api/v1/processos/{TJES_FIXTURE}")
     with app.app_context():
@@ -197,16 +186,16 @@ def test_the_openapi_document(client):
 
 
 @pytest.mark.postgres
-def test_the_lookup_on_postgresql(lookup_app, postgres_url):
-    client = lookup_app({"DATABASE_URL": postgres_url}).test_client()
+def test_the_lookup_on_postgresql(make_app, datajud, postgres_url):
+    client = make_app({"DATABASE_URL": postgres_url}, datajud=datajud).test_client()
     body = client.get(f"/api/v1/processos/{TJES_FIXTURE}").json
     assert len(body["instances"]) == 2
 
 
-def test_the_process_page_is_rendered_once_per_version(lookup_app):
+def test_the_process_page_is_rendered_once_per_version(make_app, datajud):
     from services import cache
 
-    app = lookup_app()
+    app = make_app(datajud=datajud)
     client = app.test_client()
     first = client.get(f"/processos/{TJES_FIXTURE}").get_data(as_text=True)
     second = client.get(f"/processos/{TJES_FIXTURE.replace('-', '').replace('.', '')}").get_data(as_text=True)
@@ -231,12 +220,12 @@ def ask_while_another_waits_on_a_slow_source(app, datajud):
     return other, waited
 
 
-def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(lookup_app, datajud):
+def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(make_app, datajud):
     import time
 
     from services import cache, processes
 
-    app = lookup_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"})
+    app = make_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"}, datajud=datajud)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     with app.app_context():  # an outage copy whose retry time is (about to be) over
@@ -251,10 +240,10 @@ def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(looku
     assert waited < 2.0  # served the copy at once, not after the source's slow answer (3 s)
 
 
-def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(lookup_app, datajud):
+def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(make_app, datajud):
     import time
 
-    app = lookup_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"})
+    app = make_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"}, datajud=datajud)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     time.sleep(1.2)  # the cache counts real seconds; 1 s is its smallest TTL (and the fetch rendezvous's)
@@ -263,11 +252,11 @@ def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(lookup_app, dataj
     assert answer["stale"] is True  # asked the source again, which is down: the stored copy, marked stale
 
 
-def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(lookup_app, datajud):
+def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(make_app, datajud):
 
     from services import cache, processes
 
-    app = lookup_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"})
+    app = make_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"}, datajud=datajud)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     with app.app_context():  # a new worker's view: nothing cached, the stored copy past its TTL

@@ -15,14 +15,15 @@ TRT_NUMBER = "0000001-85.2020.5.17.0001"
 
 
 @pytest.fixture
-def staff_app(make_app, datajud):
-    return make_app({"DATAJUD_BASE_URL": datajud.url, "DATAJUD_READ_TIMEOUT_S": "1", "DATAJUD_DEADLINE_S": "2"})
+def app(make_app, datajud):
+    """This module's app asks the fake DataJud."""
+    return make_app(datajud=datajud)
 
 
 @pytest.fixture
-def staff(staff_app, login):
-    client = staff_app.test_client()
-    login(client, staff_app, role="staff")
+def staff(app, login):
+    client = app.test_client()
+    login(client, app, role="staff")
     return client
 
 
@@ -48,21 +49,21 @@ def followed_numbers(app):
         return sorted(db.session.scalars(db.select(FollowedProcess.cnj)))
 
 
-def test_paste_gives_one_verdict_per_line(staff_app, staff):
+def test_paste_gives_one_verdict_per_line(app, staff):
     response = paste(staff, f"{TJES_FIXTURE}\n\n 00227832220178080024 \n0022783-23.2017.8.08.0024\n{TRT_NUMBER}\n")
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert body.count("Adicionado.") == 1 and "Repetido nesta lista" in body
     assert "confira os dois dígitos depois do hífen" in body and "TRT da 17ª Região" in body
-    assert followed_numbers(staff_app) == ["00227832220178080024"]
+    assert followed_numbers(app) == ["00227832220178080024"]
     again = paste(staff, TJES_FIXTURE).get_data(as_text=True)
     assert "Já estava na lista" in again
 
 
-def test_more_than_fifty_numbers_adds_none(staff_app, staff):
+def test_more_than_fifty_numbers_adds_none(app, staff):
     response = paste(staff, "\n".join([TJES_FIXTURE] * 51))
     assert response.status_code == 400 and "Cole até 50 números por vez" in response.get_data(as_text=True)
-    assert followed_numbers(staff_app) == []
+    assert followed_numbers(app) == []
 
 
 def test_only_invalid_lines_is_a_bad_request(staff):
@@ -70,45 +71,45 @@ def test_only_invalid_lines_is_a_bad_request(staff):
     assert paste(staff, "").status_code == 400
 
 
-def test_remove_takes_a_number_off_the_list_and_is_audited(staff_app, staff):
+def test_remove_takes_a_number_off_the_list_and_is_audited(app, staff):
     paste(staff, f"{TJES_FIXTURE}\n{OTHER_TJES}")
     response = staff.post(f"/equipe/processos/{TJES_FIXTURE}/remover", data={"csrf_token": token_of(staff)},
                           follow_redirects=True)
     assert "saiu da lista de acompanhamento" in response.get_data(as_text=True)
-    assert followed_numbers(staff_app) == ["00013659120188080024"]
+    assert followed_numbers(app) == ["00013659120188080024"]
     missing = staff.post(f"/equipe/processos/{TJES_FIXTURE}/remover", data={"csrf_token": token_of(staff)},
                          follow_redirects=True)
     assert "não estava na lista" in missing.get_data(as_text=True)
-    with staff_app.app_context():
+    with app.app_context():
         actions = [entry.action for entry in db.session.scalars(db.select(AuditEntry))]
     assert {"follow_add", "follow_remove"} <= set(actions)
 
 
-def test_a_forced_refresh_reaches_the_source_and_the_list_shows_the_process(staff_app, staff, datajud):
+def test_a_forced_refresh_reaches_the_source_and_the_list_shows_the_process(app, staff, datajud):
     paste(staff, TJES_FIXTURE)
     response = staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)},
                           follow_redirects=True)
     body = response.get_data(as_text=True)
     assert "foi atualizado agora pela fonte" in body
     assert "Petição" in body and "dias" in body  # the last movement and "parado há N dias"
-    forget_recent_fetch(staff_app)
+    forget_recent_fetch(app)
     before = datajud.count
     staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)})
     assert datajud.count == before + 1  # forced: the cache and the store are skipped
 
 
-def test_a_forced_refresh_while_the_source_is_down_keeps_the_stored_data(staff_app, staff, datajud):
+def test_a_forced_refresh_while_the_source_is_down_keeps_the_stored_data(app, staff, datajud):
     paste(staff, TJES_FIXTURE)
     staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)})
     datajud.set("503")
-    forget_recent_fetch(staff_app)
+    forget_recent_fetch(app)
     response = staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)},
                           follow_redirects=True)
     assert response.status_code == 200
     assert "continua com os dados guardados" in response.get_data(as_text=True)
 
 
-def test_csv_export_lists_the_followed_processes_with_their_last_movement(staff_app, staff):
+def test_csv_export_lists_the_followed_processes_with_their_last_movement(app, staff):
     paste(staff, f"{TJES_FIXTURE}\n{OTHER_TJES}")
     staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)})
     response = staff.get("/equipe/processos.csv")
@@ -122,20 +123,20 @@ def test_csv_export_lists_the_followed_processes_with_their_last_movement(staff_
     assert by_number[OTHER_TJES]["ultima_movimentacao"] == ""
 
 
-def test_staff_may_force_a_refresh_through_the_api_and_citizens_may_not(staff_app, staff, datajud):
-    citizen = staff_app.test_client()
+def test_staff_may_force_a_refresh_through_the_api_and_citizens_may_not(app, staff, datajud):
+    citizen = app.test_client()
     citizen.environ_base["REMOTE_ADDR"] = unique_address()
     assert citizen.get(f"/api/v1/processos/{TJES_FIXTURE}").status_code == 200
     before = datajud.count
     assert citizen.get(f"/api/v1/processos/{TJES_FIXTURE}?force_refresh=1").status_code == 200
     assert datajud.count == before  # ignored for anonymous users: served from the cache
-    forget_recent_fetch(staff_app)
+    forget_recent_fetch(app)
     assert staff.get(f"/api/v1/processos/{TJES_FIXTURE}?force_refresh=1").status_code == 200
     assert datajud.count == before + 1
 
 
 def test_the_follow_list_works_on_postgresql(make_app, postgres_url, datajud, login):
-    app = make_app({"DATABASE_URL": postgres_url, "DATAJUD_BASE_URL": datajud.url})
+    app = make_app({"DATABASE_URL": postgres_url}, datajud=datajud)
     client = app.test_client()
     login(client, app, role="staff")
     paste(client, f"{TJES_FIXTURE}\n{OTHER_TJES}")
@@ -165,11 +166,11 @@ def test_cli_creates_lists_and_changes_users(app, runner):
     assert runner.invoke(args=["users", "disable", "--username", "nobody"]).exit_code != 0
 
 
-def test_idle_days_count_from_the_last_movement(staff_app):
+def test_idle_days_count_from_the_last_movement(app):
     from models import Movement, ProcessInstance
     from services.processes import follows
 
-    with staff_app.app_context():
+    with app.app_context():
         now = utcnow()
         process = ProcessInstance(cnj="00227832220178080024", source="datajud", source_id="x", degree="G1",
                           valid_until=now + timedelta(days=1), class_name="Procedimento Comum Cível")

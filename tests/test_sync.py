@@ -27,17 +27,6 @@ def fake():
     server.stop()
 
 
-@pytest.fixture
-def sync_app(make_app, fake):
-    def build(env=None, **overrides):
-        settings = {"ESCAVADOR_API_KEY": "test-key", "ESCAVADOR_BASE_URL": fake.base_url,
-                    "ESCAVADOR_READ_TIMEOUT_S": "1", "ESCAVADOR_DEADLINE_S": "3", "RETRY_MAX_ATTEMPTS": "1"}
-        settings.update(env or {})
-        return make_app(settings, **overrides)
-
-    return build
-
-
 def follow(app, fake, *numbers, known=True):
     with app.app_context():
         for value in numbers:
@@ -71,8 +60,8 @@ def run_once(app, **kwargs):
         return None if record is None else {c.name: getattr(record, c.name) for c in SyncRun.__table__.columns}
 
 
-def test_soonest_to_expire_first_in_batches(sync_app, fake):
-    app = sync_app({"SYNC_BATCH_SIZE": "2"})
+def test_soonest_to_expire_first_in_batches(make_app, fake):
+    app = make_app({"SYNC_BATCH_SIZE": "2"}, escavador=fake)
     a, b, c, d, e = (number(i) for i in (101, 102, 103, 104, 105))
     follow(app, fake, a, b, c, d)
     store(app, a, valid_in=-timedelta(hours=1))
@@ -89,8 +78,8 @@ def test_soonest_to_expire_first_in_batches(sync_app, fake):
     assert d not in fake.requested_numbers() and e not in fake.requested_numbers()
 
 
-def test_the_daily_budget_holds_across_runs(sync_app, fake):
-    app = sync_app({"SYNC_DAILY_BUDGET": "4"})
+def test_the_daily_budget_holds_across_runs(make_app, fake):
+    app = make_app({"SYNC_DAILY_BUDGET": "4"}, escavador=fake)
     follow(app, fake, *(number(i) for i in range(201, 205)))
     with app.app_context():  # yesterday's runs (court calendar day) do not count
         db.session.add(SyncRun(trigger="cli", status="ok", upstream_calls=500,
@@ -108,8 +97,8 @@ def test_the_daily_budget_holds_across_runs(sync_app, fake):
     assert budget["timezone"] == "America/Sao_Paulo"
 
 
-def test_an_open_breaker_skips_the_batch(sync_app, fake):
-    app = sync_app()
+def test_an_open_breaker_skips_the_batch(make_app, fake):
+    app = make_app(escavador=fake)
     follow(app, fake, number(301), number(302), number(303))
     with app.app_context():
         resilience.current().admin("escavador", "force_open")
@@ -118,8 +107,8 @@ def test_an_open_breaker_skips_the_batch(sync_app, fake):
     assert "circuit open" in record["error"] and fake.count == 0
 
 
-def test_a_number_the_source_no_longer_knows_waits_a_day(sync_app, fake):
-    app = sync_app()
+def test_a_number_the_source_no_longer_knows_waits_a_day(make_app, fake):
+    app = make_app(escavador=fake)
     follow(app, fake, number(401), known=False)
     first = run_once(app)
     assert first["status"] == "failed" and first["failed"] == 1 and "not found" in first["error"]
@@ -127,8 +116,8 @@ def test_a_number_the_source_no_longer_knows_waits_a_day(sync_app, fake):
     assert second["skipped"] == 1 and fake.count == 1
 
 
-def test_retention_removes_only_unfollowed_unread_rows(sync_app, fake):
-    app = sync_app({"PROCESS_RETENTION_DAYS": "7"})
+def test_retention_removes_only_unfollowed_unread_rows(make_app, fake):
+    app = make_app({"PROCESS_RETENTION_DAYS": "7"}, escavador=fake)
     old, recent, followed = number(501), number(502), number(503)
     store(app, old, read_ago=timedelta(days=8))
     store(app, recent, read_ago=timedelta(days=1))
@@ -165,30 +154,30 @@ def _two_runners(app, fake):
     assert len(runs(app)) == 1
 
 
-def test_two_runners_one_runs_on_sqlite(sync_app, fake):
-    _two_runners(sync_app(), fake)
+def test_two_runners_one_runs_on_sqlite(make_app, fake):
+    _two_runners(make_app(escavador=fake), fake)
 
 
 @pytest.mark.postgres
-def test_two_runners_one_runs_on_postgresql(sync_app, fake, postgres_url):
-    _two_runners(sync_app({"DATABASE_URL": postgres_url}), fake)
+def test_two_runners_one_runs_on_postgresql(make_app, fake, postgres_url):
+    _two_runners(make_app({"DATABASE_URL": postgres_url}, escavador=fake), fake)
 
 
-def test_two_runners_one_runs_with_redis(sync_app, fake):
+def test_two_runners_one_runs_with_redis(make_app, fake):
     import redis
 
     try:
         redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=0.5).ping()
     except redis.RedisError:
         skip_or_fail("Redis is not reachable at 127.0.0.1:6379")
-    app = sync_app({"REDIS_URL": "redis://127.0.0.1:6379/0"})
+    app = make_app({"REDIS_URL": "redis://127.0.0.1:6379/0"}, escavador=fake)
     with app.app_context():
         assert isinstance(locks.for_database(app.config), locks.RedisLock)
     _two_runners(app, fake)
 
 
-def test_a_run_left_running_is_closed_as_interrupted(sync_app):
-    app = sync_app()
+def test_a_run_left_running_is_closed_as_interrupted(make_app, fake):
+    app = make_app(escavador=fake)
     with app.app_context():
         db.session.add(SyncRun(trigger="scheduler", status="running", started_at=utcnow() - timedelta(hours=1)))
         db.session.commit()
@@ -197,8 +186,8 @@ def test_a_run_left_running_is_closed_as_interrupted(sync_app):
     assert first.status == "failed" and "interrupted" in first.error and second.status == "ok"
 
 
-def test_the_command_prints_a_summary(sync_app, fake):
-    app = sync_app()
+def test_the_command_prints_a_summary(make_app, fake):
+    app = make_app(escavador=fake)
     follow(app, fake, number(701), number(702))
     result = app.test_cli_runner().invoke(args=["processes", "sync"])
     assert result.exit_code == 0, result.output
@@ -207,8 +196,8 @@ def test_the_command_prints_a_summary(sync_app, fake):
     assert "4 upstream calls (today 4/200)" in summary
 
 
-def test_the_command_fails_when_the_run_fails(sync_app, fake):
-    app = sync_app()
+def test_the_command_fails_when_the_run_fails(make_app, fake):
+    app = make_app(escavador=fake)
     follow(app, fake, number(801), number(802))
     fake.set("503")
     result = app.test_cli_runner().invoke(args=["processes", "sync"])
@@ -216,8 +205,8 @@ def test_the_command_fails_when_the_run_fails(sync_app, fake):
     assert runs(app)[0].failed == 2
 
 
-def test_the_command_does_nothing_while_another_runner_holds_the_lock(sync_app):
-    app = sync_app()
+def test_the_command_does_nothing_while_another_runner_holds_the_lock(make_app, fake):
+    app = make_app(escavador=fake)
     with app.app_context():
         lock = locks.for_database(app.config)
         assert lock.acquire()
@@ -229,8 +218,8 @@ def test_the_command_does_nothing_while_another_runner_holds_the_lock(sync_app):
     assert runs(app) == []
 
 
-def test_the_summary_for_the_dashboard(sync_app, fake):
-    app = sync_app()
+def test_the_summary_for_the_dashboard(make_app, fake):
+    app = make_app(escavador=fake)
     with app.app_context():
         empty = sync.last_run_summary()
     assert empty["last_run"] is None and empty["budget"]["used"] == 0 and empty["next_run_due"]
@@ -244,8 +233,8 @@ def test_the_summary_for_the_dashboard(sync_app, fake):
     assert summary["next_run_due"] > last["started_at"]
 
 
-def test_schedulers_of_several_workers_make_one_run(sync_app, fake):
-    app = sync_app({"SYNC_INTERVAL_S": "60"})
+def test_schedulers_of_several_workers_make_one_run(make_app, fake):
+    app = make_app({"SYNC_INTERVAL_S": "60"}, escavador=fake)
     follow(app, fake, number(1001))
     workers = [sync.Scheduler(app, first_delay_s=0).start() for _ in range(3)]
     deadline = time.monotonic() + 10
