@@ -1,10 +1,10 @@
-"""A stored process while its source is down: latency of the page and the API under load, with wrk.
+"""A stored process while its source is down: latency of the page and the API under load.
 
-    .venv/bin/python bench/lookup_bench.py            (needs ../shared/fixtures/datajud and wrk)
+    .venv/bin/python bench/lookup_bench.py            (needs ../shared/fixtures/datajud; wrk if installed)
 
 Starts a fake DataJud on loopback and the portal under gunicorn (production settings for this machine),
 looks the TJES fixture up once, takes the fake down (HTTP 503), ages the cache and the stored copy past
-their TTLs (PROCESS_CACHE_TTL=1, PROCESS_DB_TTL=1), and loads the stale answers.
+their TTLs (PROCESS_CACHE_TTL=1, PROCESS_DB_TTL=1), and loads the stale answers (bench/load.py's `measure`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throughput import free_port, wrk  # noqa: E402
+from bench.load import free_port, measure  # noqa: E402
 from tests.fake_datajud import FakeDataJud, load_documents  # noqa: E402
 
 NUMBER = "0022783-22.2017.8.08.0024"
@@ -28,8 +28,8 @@ NUMBER = "0022783-22.2017.8.08.0024"
 
 def main() -> None:
     shared = ROOT.parent / "shared" / "fixtures" / "datajud"
-    if not shared.is_dir() or not shutil.which("wrk"):
-        raise SystemExit("needs ../shared/fixtures/datajud and wrk (apt-get install wrk)")
+    if not shared.is_dir():
+        raise SystemExit("needs ../shared/fixtures/datajud")
     fake = FakeDataJud(load_documents(shared))
     tmp = Path(tempfile.mkdtemp(prefix="lookup-bench-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
@@ -58,10 +58,10 @@ def main() -> None:
         # 16 connections saturate two cores (latency is then queueing); 4 is a busy day at a court portal.
         for label, path in (("API, stored copy, source down", f"/api/v1/processos/{NUMBER}"),
                             ("page, stored copy, source down", f"/processos/{NUMBER}")):
-            wrk(base + path, 3, 16)
+            measure(base + path, 3, 16)
             for connections in (16, 4):
-                rows.append((f"{label}, c={connections}", wrk(base + path, 10, connections)))
-        upstream = fake.count
+                rows.append((f"{label}, c={connections}", measure(base + path, 10, connections)))
+        dependency = fake.count
     finally:
         server.terminate()
         server.wait(10)
@@ -71,7 +71,7 @@ def main() -> None:
     for label, row in rows:
         print(f"{label:40} {row['rps']:8.0f} {row['p50_ms']:8.1f} {row['p90_ms']:8.1f} {row['p99_ms']:8.1f} "
               f"{row['non_2xx']:8d}")
-    print(f"requests that reached the fake DataJud: {upstream} (1 fetch, then a few until the breaker opened)")
+    print(f"requests that reached the fake DataJud: {dependency} (1 fetch, then a few until the breaker opened)")
 
 
 if __name__ == "__main__":

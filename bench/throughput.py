@@ -1,4 +1,4 @@
-"""Requests per second of the portal against a bare Flask route, on this machine, with wrk.
+"""Requests per second of the portal against a bare Flask route, on this machine (wrk, else bench/load.py).
 
     make bench            (or: .venv/bin/python bench/throughput.py --seconds 10)
 
@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.load import measure, start_gunicorn  # noqa: E402
+
 TARGETS = [
     ("bare Flask route", "bare", "/"),
     ("pipeline only (/health/live)", "portal", "/health/live"),
@@ -35,38 +37,8 @@ TARGETS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start(app: str, env: dict, args) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-k", args.worker_class,
-           "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", app]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{app} did not start")
-
-
-def wrk(url: str, seconds: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result = {"rps": rps, "non_2xx": int(errors.group(1)) if errors else 0}
-    for percentile in (50, 90, 99):
-        found = re.search(rf"\b{percentile}%\s+([\d.]+)(us|ms|s)\b", out)
-        unit = {"us": 0.001, "ms": 1, "s": 1000}[found.group(2)]
-        result[f"p{percentile}_ms"] = round(float(found.group(1)) * unit, 2)
-    return result
+    return start_gunicorn(app, env, args.workers, args.threads, args.worker_class)
 
 
 def main() -> None:
@@ -79,8 +51,6 @@ def main() -> None:
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--only", help="measure only the targets whose path is this one, e.g. /")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
@@ -97,8 +67,8 @@ def main() -> None:
             if args.only and server != "bare" and path != args.only:
                 continue
             url = servers[server][1] + path
-            wrk(url, 3, args.connections)  # warm-up
-            rows.append({"target": label, "path": path, **wrk(url, args.seconds, args.connections)})
+            measure(url, 3, args.connections)  # warm-up
+            rows.append({"target": label, "path": path, **measure(url, args.seconds, args.connections)})
     finally:
         for proc, _ in servers.values():
             proc.terminate()

@@ -1,4 +1,4 @@
-"""The bulkhead: a slow upstream holds at most its share of a worker's threads (issue 18, §8.1 B12).
+"""The bulkhead: a slow dependency holds at most its share of a worker's threads (issue 18, §8.1 B12).
 
 No timing here: "refused at once" is shown by what was (not) sent and counted; the chaos suite measures it.
 """
@@ -14,12 +14,12 @@ from services.resilience.breaker import BreakerConfig, State
 from services.resilience.bulkhead import Bulkhead
 from services.resilience.http import Dependency, DependencySettings
 from services.resilience.retry import RetryPolicy
-from tests.fake_upstream import FakeUpstream
+from tests.fake_dependency import FakeDependency
 
 
 @pytest.fixture
-def upstream():
-    fake = FakeUpstream()
+def dependency():
+    fake = FakeDependency()
     yield fake
     fake.stop()
 
@@ -55,6 +55,16 @@ def test_a_call_past_the_cap_takes_a_slot_freed_within_its_wait():
     assert bulkhead.snapshot() == {"max_concurrent": 1, "in_use": 0, "rejected": 0}
 
 
+def test_no_wait_while_the_running_calls_are_stalled():
+    now = [1000.0]
+    bulkhead = Bulkhead("dep", 1, retry_after_s=15, max_wait_s=30, clock=lambda: now[0])
+    with bulkhead.slot():
+        now[0] += 30 * 4  # the call holding the slot has run for 4 waits: the dependency is stalling
+        with pytest.raises(BulkheadFull), bulkhead.slot():  # refused at once: the test would hang 30 s otherwise
+            pass  # pragma: no cover - never entered
+    assert bulkhead.snapshot()["rejected"] == 1
+
+
 def test_a_bulkhead_needs_a_slot():
     with pytest.raises(ValueError):
         Bulkhead("dep", 0, retry_after_s=1)
@@ -68,9 +78,9 @@ def _wait_for(condition, seconds=5.0):
         time.sleep(0.01)
 
 
-def test_past_the_cap_a_call_is_refused_without_sending_or_counting_as_a_failure(upstream):
-    upstream.set("slow", delay=30)  # parked until released below
-    settings = DependencySettings(base_url=upstream.url, connect_timeout_s=1, read_timeout_s=40,
+def test_past_the_cap_a_call_is_refused_without_sending_or_counting_as_a_failure(dependency):
+    dependency.set("slow", delay=30)  # parked until released below
+    settings = DependencySettings(base_url=dependency.url, connect_timeout_s=1, read_timeout_s=40,
                                   breaker=BreakerConfig(minimum_calls=1, consecutive_failures=1),
                                   retry=RetryPolicy(max_attempts=1, deadline_s=40), max_concurrent=2,
                                   bulkhead_wait_s=0.0)
@@ -81,20 +91,20 @@ def test_past_the_cap_a_call_is_refused_without_sending_or_counting_as_a_failure
     for thread in holders:
         thread.start()
     try:
-        _wait_for(lambda: upstream.count == 2)
+        _wait_for(lambda: dependency.count == 2)
         with counting_provider_requests() as sent:
             for _ in range(10):
                 with pytest.raises(BulkheadFull) as refused:
                     send_counted(dep, "GET", "/thing")
         assert sent[0] == 0  # nothing was sent: the sync's daily budget is not spent
         assert refused.value.retry_after_s == 40  # the running calls end by their deadline
-        assert upstream.count == 2
+        assert dependency.count == 2
         assert dep.bulkhead.snapshot()["rejected"] == 10
-        # A refusal is not the upstream's fault: a breaker that opens on the first failure stays closed.
+        # A refusal is not the dependency's fault: a breaker that opens on the first failure stays closed.
         assert dep.breaker.state == State.CLOSED and dep.breaker.snapshot()["calls_in_window"] == 0
     finally:
-        upstream.set("ok")
-        upstream._release.set()
+        dependency.set("ok")
+        dependency._release.set()
         for thread in holders:
             thread.join(10)
     assert answers == [200, 200]
