@@ -164,7 +164,7 @@ def engine_options(environ, uri):
     }
 
 
-# Upstream services and their defaults: (base URL, read timeout s, whole-call deadline s, breaker open s,
+# Dependency services and their defaults: (base URL, read timeout s, whole-call deadline s, breaker open s,
 # slow call s, client-side rate limit per minute). The deadlines stay below gunicorn's 45 s timeout.
 DEPENDENCY_DEFAULTS = {
     "datajud": ("https://api-publica.datajud.cnj.jus.br", 10.0, 15.0, 60.0, 8.0, None),
@@ -175,7 +175,7 @@ DEPENDENCY_DEFAULTS = {
 
 def dependencies(environ) -> dict:
     connect_timeout = _float(environ, "OUTBOUND_CONNECT_TIMEOUT_S", 3.0, minimum=0.1, maximum=30)
-    # The bulkhead: no upstream may hold more than half of a worker's threads (gunicorn.conf.py's
+    # The bulkhead: no dependency may hold more than half of a worker's threads (gunicorn.conf.py's
     # GUNICORN_THREADS, read here too so the default follows it).
     threads = _int(environ, "GUNICORN_THREADS", 4, minimum=1, maximum=1000)
     bulkhead = _int(environ, "BULKHEAD_MAX_CONCURRENT", max(1, threads // 2), minimum=1, maximum=1000)

@@ -38,7 +38,7 @@ def _health_response(document: dict, http_status: int) -> Response:
 @bp.get("/health")
 @public
 def health_basic():
-    """Public: pass, warn (an upstream is down) or fail (the database), and nothing more."""
+    """Public: pass, warn (a dependency is down) or fail (the database), and nothing more."""
     result = readiness.readiness()
     return _health_response({"status": result.status}, 200 if result.ready else 503)
 
@@ -47,8 +47,8 @@ def health_basic():
 def health_detailed():
     """Each component's status (application/health+json `checks`) and the health score."""
     snap = scrape.Snapshot()
-    upstreams = dashboard.dependencies(snap)
-    components = dashboard.components(upstreams)
+    dependencies = dashboard.dependencies(snap)
+    components = dashboard.components(dependencies)
     ready = readiness.readiness()
     now = ready.checked_at
     checks = {"database:responseTime": [{"componentType": "datastore", "status": ready.status,
@@ -59,7 +59,7 @@ def health_detailed():
         status = {"healthy": "pass", "degraded": "warn", "down": "fail"}[part.status]
         entry = {"componentId": part.name, "componentType": "datastore" if part.name == "redis" else "component",
                  "status": status}
-        detail = next((dep for dep in upstreams if dep["name"] == part.name), None)
+        detail = next((dep for dep in dependencies if dep["name"] == part.name), None)
         if detail:
             entry.update(observedValue=detail["breaker"], observedUnit="breaker state",
                          output=detail["last_error"] or "", time=detail["last_error_at"])

@@ -10,7 +10,7 @@ import json
 import threading
 from pathlib import Path
 
-from tests.fake_upstream import LoopbackFake, QuietHandler
+from tests.fake_dependency import LoopbackFake, QuietHandler
 
 
 def load_documents(*folders: Path) -> dict[str, list[dict]]:

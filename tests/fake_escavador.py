@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_upstream import LoopbackFake, QuietHandler
+from tests.fake_dependency import LoopbackFake, QuietHandler
 from utils import cnj
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 
-from tests.fake_upstream import LoopbackFake, QuietHandler
+from tests.fake_dependency import LoopbackFake, QuietHandler
 
 _FIRST_PASSAGE = re.compile(r"\[1\] [^\n]*\n(?P<text>[^\n]+)")
 

@@ -75,14 +75,14 @@ def test_admin_resolution(app):
 
 def test_health_score_mapping():
     db_ok = Component("database", "healthy", essential=True)
-    upstreams = [Component("datajud", "healthy"), Component("openai", "healthy"), Component("redis", "healthy")]
-    assert health_score.score([db_ok, *upstreams]) == 100
-    one_down = [db_ok, Component("datajud", "down"), *upstreams[1:]]
+    dependencies = [Component("datajud", "healthy"), Component("openai", "healthy"), Component("redis", "healthy")]
+    assert health_score.score([db_ok, *dependencies]) == 100
+    one_down = [db_ok, Component("datajud", "down"), *dependencies[1:]]
     assert health_score.score(one_down) == 75
-    all_down = [db_ok, *(Component(c.name, "down") for c in upstreams)]
+    all_down = [db_ok, *(Component(c.name, "down") for c in dependencies)]
     for parts in (one_down, all_down, [db_ok, Component("datajud", "down"), Component("openai", "degraded")]):
         assert 60 <= health_score.score(parts) <= 80
-    db_down = [Component("database", "down", essential=True), *upstreams]
+    db_down = [Component("database", "down", essential=True), *dependencies]
     assert health_score.score(db_down) <= 40
     assert health_score.score([db_ok], ["critical", "critical", "error"]) == 70  # capped at 30
     assert health_score.score([db_ok], ["warning"]) == 95

@@ -29,7 +29,7 @@ def clock():
 
 @pytest.fixture
 def breaker(clock):
-    return CircuitBreaker("upstream", CONFIG, clock=clock)
+    return CircuitBreaker("dependency", CONFIG, clock=clock)
 
 
 def call(breaker, clock, failed=False, duration=0.0):
@@ -224,7 +224,7 @@ def test_slow_calls_in_a_row_count_as_failures_in_a_row(breaker, clock):
 
 
 def test_failures_in_a_row_can_be_turned_off(clock):
-    breaker = CircuitBreaker("upstream", BreakerConfig(**{**CONFIG.__dict__, "consecutive_failures": 0}), clock=clock)
+    breaker = CircuitBreaker("dependency", BreakerConfig(**{**CONFIG.__dict__, "consecutive_failures": 0}), clock=clock)
     for _ in range(100):
         call(breaker, clock)
     for _ in range(20):

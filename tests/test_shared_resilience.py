@@ -5,11 +5,11 @@ import pytest
 import redis
 
 from services.redis_connection import connect
-from services.resilience import Resilience, UpstreamFailed, settings_from_config
+from services.resilience import DependencyFailed, Resilience, settings_from_config
 from services.resilience.breaker import BreakerOpen, State
 from services.resilience.shared import SharedBreakers
 from tests.conftest import skip_or_fail
-from tests.fake_upstream import FakeUpstream
+from tests.fake_dependency import FakeDependency
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -31,46 +31,46 @@ def redis_client():
 
 
 @pytest.fixture
-def upstream():
-    fake = FakeUpstream()
+def dependency():
+    fake = FakeDependency()
     yield fake
     fake.stop()
 
 
-def worker(app, redis_client, prefix, upstream):
+def worker(app, redis_client, prefix, dependency):
     """One gunicorn worker's resilience layer: its own breakers, the shared Redis."""
     config = dict(app.config)
     config["DEPENDENCIES"] = {**config["DEPENDENCIES"],
-                              "datajud": {**config["DEPENDENCIES"]["datajud"], "base_url": upstream.url,
+                              "datajud": {**config["DEPENDENCIES"]["datajud"], "base_url": dependency.url,
                                           "read_timeout_s": 1, "deadline_s": 2}}
     config["RETRY_MAX_ATTEMPTS"] = 1
     shared = SharedBreakers(redis_client, prefix, refresh_s=3600)  # refreshed by hand below, not by time
     return Resilience(settings_from_config(config), shared, redis_client, prefix), shared
 
 
-def test_one_workers_trip_protects_the_others(app, redis_client, upstream):
+def test_one_workers_trip_protects_the_others(app, redis_client, dependency):
     client, prefix = redis_client
-    first, first_shared = worker(app, client, prefix, upstream)
-    second, second_shared = worker(app, client, prefix, upstream)
-    upstream.set("503")
+    first, first_shared = worker(app, client, prefix, dependency)
+    second, second_shared = worker(app, client, prefix, dependency)
+    dependency.set("503")
     for _ in range(5):
-        with pytest.raises(UpstreamFailed):
+        with pytest.raises(DependencyFailed):
             first.dependency("datajud").request("POST", "/api_publica_tjes/_search", json={}, idempotent=True)
     assert first.dependency("datajud").breaker.state == State.OPEN
     first_shared.refresh_once()  # publishes
     second_shared.refresh_once()  # adopts
-    calls = upstream.count
+    calls = dependency.count
     with pytest.raises(BreakerOpen):
         second.dependency("datajud").request("POST", "/api_publica_tjes/_search", json={}, idempotent=True)
-    assert upstream.count == calls
+    assert dependency.count == calls
     first.close()
     second.close()
 
 
-def test_only_one_worker_runs_the_half_open_trial(app, redis_client, upstream):
+def test_only_one_worker_runs_the_half_open_trial(app, redis_client, dependency):
     client, prefix = redis_client
-    first, _ = worker(app, client, prefix, upstream)
-    second, _ = worker(app, client, prefix, upstream)
+    first, _ = worker(app, client, prefix, dependency)
+    second, _ = worker(app, client, prefix, dependency)
     for resilience in (first, second):
         resilience.dependency("datajud").breaker.open_until(0.001)
     import time
@@ -85,10 +85,10 @@ def test_only_one_worker_runs_the_half_open_trial(app, redis_client, upstream):
     second.close()
 
 
-def test_an_admin_reset_reaches_every_worker(app, redis_client, upstream):
+def test_an_admin_reset_reaches_every_worker(app, redis_client, dependency):
     client, prefix = redis_client
-    first, _ = worker(app, client, prefix, upstream)
-    second, second_shared = worker(app, client, prefix, upstream)
+    first, _ = worker(app, client, prefix, dependency)
+    second, second_shared = worker(app, client, prefix, dependency)
     second.dependency("datajud").breaker.force_open()
     second_shared.refresh_once()
     first.admin("datajud", "force_open")
@@ -103,12 +103,12 @@ def test_an_admin_reset_reaches_every_worker(app, redis_client, upstream):
     second.close()
 
 
-def test_without_redis_breakers_work_alone(app, upstream):
+def test_without_redis_breakers_work_alone(app, dependency):
     dead = connect("redis://127.0.0.1:1/0", 0.1)  # the production client: no retries, 100 ms timeouts
-    resilience, shared = worker(app, dead, "test:dead:", upstream)
-    upstream.set("503")
+    resilience, shared = worker(app, dead, "test:dead:", dependency)
+    dependency.set("503")
     for _ in range(5):
-        with pytest.raises(UpstreamFailed):
+        with pytest.raises(DependencyFailed):
             resilience.dependency("datajud").request("GET", "/x")
     shared.refresh_once()  # fails quietly, keeps the transition queued
     assert not shared.healthy
@@ -118,16 +118,16 @@ def test_without_redis_breakers_work_alone(app, upstream):
     dead.close()
 
 
-def test_registry_reports_healthy_degraded_and_down(app, upstream):
+def test_registry_reports_healthy_degraded_and_down(app, dependency):
     config = dict(app.config)
-    config["DEPENDENCIES"] = {"datajud": {**app.config["DEPENDENCIES"]["datajud"], "base_url": upstream.url}}
+    config["DEPENDENCIES"] = {"datajud": {**app.config["DEPENDENCIES"]["datajud"], "base_url": dependency.url}}
     config["RETRY_MAX_ATTEMPTS"] = 1
     resilience = Resilience(settings_from_config(config))
     dep = resilience.dependency("datajud")
     dep.request("GET", "/x")
     assert [s.status for s in resilience.statuses()] == ["healthy"]
-    upstream.set("500")
-    with pytest.raises(UpstreamFailed):
+    dependency.set("500")
+    with pytest.raises(DependencyFailed):
         dep.request("GET", "/x")
     status = resilience.statuses()[0]
     assert status.status == "degraded" and status.last_error == "HTTP 500" and status.last_error_at

@@ -193,7 +193,7 @@ def test_the_command_prints_a_summary(make_app, fake):
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     assert summary.startswith("sync #1 ok in ") and "2 checked, 2 refreshed, 0 failed" in summary
-    assert "4 upstream calls (today 4/200)" in summary
+    assert "4 provider calls (today 4/200)" in summary
 
 
 def test_the_command_fails_when_the_run_fails(make_app, fake):

@@ -98,7 +98,7 @@ def complete(question: str, passages: list[Passage], cap: ConcurrencyCap) -> str
                 json={"model": config["OPENAI_MODEL"], "messages": build_messages(question, passages),
                       "temperature": 0.1, "max_tokens": MAX_ANSWER_TOKENS},
                 headers={"Authorization": f"Bearer {config['OPENAI_API_KEY']}"},
-                idempotent=True,  # a completion changes nothing upstream: safe for the one retry layer
+                idempotent=True,  # a completion changes nothing dependency: safe for the one retry layer
                 validate=_usable,
             )
         except BreakerOpen:

@@ -29,16 +29,16 @@ def latency(histogram: scrape.Histo) -> dict:
             "mean_ms": _ms(histogram.total / histogram.count) if histogram.count else None}
 
 
-def configured_upstreams() -> list[str]:
+def configured_dependencies() -> list[str]:
     config = current_app.config
     return [name for name in config["DEPENDENCIES"]
             if name not in OPTIONAL_UPSTREAMS or config.get(OPTIONAL_UPSTREAMS[name])]
 
 
 def dependencies(snap: scrape.Snapshot) -> list[dict]:
-    """Each configured upstream: status, breaker (this worker's and the worst worker's), last error, counters."""
+    """Each configured dependency: status, breaker (this worker's and the worst worker's), last error, counters."""
     registry = resilience.current()
-    for name in configured_upstreams():
+    for name in configured_dependencies():
         registry.dependency(name)  # built on first use: make the dashboard list every configured one
     worst = snap.gauge_max("portal_breaker_state", "dependency")
     calls = snap.by("portal_dependency_calls_total", "dependency")
@@ -47,7 +47,7 @@ def dependencies(snap: scrape.Snapshot) -> list[dict]:
     bulkhead_rejected = snap.by("portal_dependency_bulkhead_rejected_total", "dependency")
     retries = snap.by("portal_dependency_retries_total", "dependency")
     result = []
-    wanted = set(configured_upstreams())
+    wanted = set(configured_dependencies())
     for status in registry.statuses():
         if status.name not in wanted:
             continue
@@ -70,14 +70,14 @@ def dependencies(snap: scrape.Snapshot) -> list[dict]:
     return result
 
 
-def components(upstreams: list[dict]) -> list[Component]:
-    """The parts the health score judges: the database (essential), Redis when configured, the upstreams."""
+def components(dependencies: list[dict]) -> list[Component]:
+    """The parts the health score judges: the database (essential), Redis when configured, the dependencies."""
     ready = readiness.readiness() if "readiness" in current_app.extensions else None
     database = "healthy" if ready is None or ready.status in ("pass", "warn") else "down"
     parts = [Component("database", database, essential=True)]
     if current_app.config.get("REDIS_URL"):
         parts.append(Component("redis", "healthy" if cache.current().ping() else "down"))
-    parts.extend(Component(dep["name"], dep["status"]) for dep in upstreams)
+    parts.extend(Component(dep["name"], dep["status"]) for dep in dependencies)
     return parts
 
 
@@ -125,7 +125,7 @@ def summary() -> dict:
     snap = scrape.Snapshot()
     by_status = {k: int(v) for k, v in snap.by(collector.REQUESTS, "status").items()}
     latest = collector.current().history.latest() or {}
-    upstreams = dependencies(snap)
+    deps = dependencies(snap)
     sample = {name: latest.get(name) for name in ("cpu", "memory", "disk")}
     if sample["disk"] is None:
         sample["disk"] = system_info.disk(current_app.instance_path)["percent"]
@@ -142,9 +142,9 @@ def summary() -> dict:
         "routes": routes(snap),
         "cache": cache_figures(snap),
         "system": {"cpu_percent": sample["cpu"], "memory_percent": sample["memory"], "disk_percent": sample["disk"]},
-        "dependencies": upstreams,
+        "dependencies": deps,
         "assistant": assistant(snap),
         "sync": sync(snap),
         "alerts": [alerts.to_json(alert) for alert in alerts.active()],
-        "health": collector.health_score_of(components(upstreams), levels),
+        "health": collector.health_score_of(components(deps), levels),
     }

@@ -3,7 +3,7 @@
 `run()` returns the checks (pass / warn / fail, a message, a recommendation and details); `export()`
 adds a redacted view of the configuration for the JSON download; `flask diagnostics` prints them
 coloured and exits non-zero when any check failed. It lives in services/ (not utils/) because it
-calls the database, Redis and the upstreams (DESIGN.md: anything that checks a dependency is a service).
+calls the database, Redis and the dependencies (DESIGN.md: anything that checks a dependency is a service).
 
 Secrets never leave: the configuration is exported from an allow-list, URLs lose their passwords,
 and the finished document is scrubbed of every secret value the configuration holds.
@@ -131,7 +131,7 @@ def check_redis(app) -> Check:
                  "Verifique se o Redis está no ar e se REDIS_URL aponta para ele (servidor, porta, senha).")
 
 
-def _upstream(app, name: str, label: str, optional_key: str | None) -> Check:
+def _dependency(app, name: str, label: str, optional_key: str | None) -> Check:
     check_name = f"{name}_reachable"
     if optional_key and not app.config.get(optional_key):
         return _passed(check_name, f"{label} não configurado ({optional_key} vazio); nada a verificar.")
@@ -203,8 +203,8 @@ def check_clock(app) -> Check:
 CHECKS = (
     check_configuration, check_static_files, check_templates, check_database, check_migrations, check_routes,
     check_redis,
-    lambda app: _upstream(app, "datajud", "DataJud", None),
-    lambda app: _upstream(app, "openai", "OpenAI", "OPENAI_API_KEY"),
+    lambda app: _dependency(app, "datajud", "DataJud", None),
+    lambda app: _dependency(app, "openai", "OpenAI", "OPENAI_API_KEY"),
     check_disk, check_clock,
 )
 

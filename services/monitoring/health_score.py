@@ -3,10 +3,10 @@
 The rules, applied in this order (all figures are constants of this module):
 
 1. Start at 100.
-2. Each *upstream or auxiliary* component (DataJud, Escavador, OpenAI, Redis — the portal keeps serving
+2. Each *dependency or auxiliary* component (DataJud, Escavador, OpenAI, Redis — the portal keeps serving
    without them, from stored data, retrieval or the memory cache):
    down → the first costs 25 points and each further one 5; degraded → 10 each. Together they cost
-   at most 40, so upstream trouble alone keeps the score within 60–80 once anything is down
+   at most 40, so dependency trouble alone keeps the score within 60–80 once anything is down
    (one down = 75, all down = 60).
 3. Each metric at a threshold level (CPU, memory, disk, error rate, p95 latency, cache hit rate, sync
    failures, as judged by services.monitoring.alerts against the configured thresholds): warning 5, error 10,
@@ -14,17 +14,17 @@ The rules, applied in this order (all figures are constants of this module):
 4. An *essential* component (the database) degraded costs 20; down caps the score at 40, whatever the rest.
 5. The result is clamped to 0–100 and rounded to a whole number.
 
-So: everything healthy = 100; the database down ≤ 40; one upstream down and nothing else wrong = 75.
+So: everything healthy = 100; the database down ≤ 40; one dependency down and nothing else wrong = 75.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-UPSTREAM_FIRST_DOWN = 25
-UPSTREAM_FURTHER_DOWN = 5
-UPSTREAM_DEGRADED = 10
-UPSTREAM_MAX = 40
+DEPENDENCY_FIRST_DOWN = 25
+DEPENDENCY_FURTHER_DOWN = 5
+DEPENDENCY_DEGRADED = 10
+DEPENDENCY_MAX = 40
 LEVEL_PENALTY = {"ok": 0, "warning": 5, "error": 10, "critical": 20}
 LEVELS_MAX = 30
 ESSENTIAL_DEGRADED = 20
@@ -41,12 +41,12 @@ class Component:
 def score(components: Iterable[Component], levels: Iterable[str] = ()) -> int:
     """The health score; `levels` are the threshold levels of the metrics ("ok", "warning", "error", "critical")."""
     components = list(components)
-    upstream_down = sum(1 for c in components if not c.essential and c.status == "down")
-    upstream_degraded = sum(1 for c in components if not c.essential and c.status == "degraded")
-    upstream = upstream_degraded * UPSTREAM_DEGRADED
-    if upstream_down:
-        upstream += UPSTREAM_FIRST_DOWN + (upstream_down - 1) * UPSTREAM_FURTHER_DOWN
-    penalty = min(upstream, UPSTREAM_MAX) + min(sum(LEVEL_PENALTY.get(level, 0) for level in levels), LEVELS_MAX)
+    dependency_down = sum(1 for c in components if not c.essential and c.status == "down")
+    dependency_degraded = sum(1 for c in components if not c.essential and c.status == "degraded")
+    dependency = dependency_degraded * DEPENDENCY_DEGRADED
+    if dependency_down:
+        dependency += DEPENDENCY_FIRST_DOWN + (dependency_down - 1) * DEPENDENCY_FURTHER_DOWN
+    penalty = min(dependency, DEPENDENCY_MAX) + min(sum(LEVEL_PENALTY.get(level, 0) for level in levels), LEVELS_MAX)
     penalty += ESSENTIAL_DEGRADED * sum(1 for c in components if c.essential and c.status == "degraded")
     result = max(0, min(100, 100 - penalty))
     if any(c.essential and c.status == "down" for c in components):

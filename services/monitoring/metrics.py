@@ -18,7 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-# 1 ms to 10 s: the portal's pages answer in a few ms, the assistant and upstream calls take seconds.
+# 1 ms to 10 s: the portal's pages answer in a few ms, the assistant and dependency calls take seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Outbound calls and the assistant: 5 ms to 60 s (the LLM deadline is 30 s).
 SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -69,7 +69,7 @@ BREAKER_STATE = Gauge("portal_breaker_state",
                       "Breaker state: 0 closed, 1 disabled, 2 half-open, 3 open, 4 forced open (worst worker)",
                       ["dependency"], multiprocess_mode="livemax")
 DEP_UNAUTHORIZED = Counter("portal_dependency_unauthorized_total",
-                           "Upstream answers HTTP 401: the portal's credentials were refused", ["dependency"])
+                           "Dependency answers HTTP 401: the portal's credentials were refused", ["dependency"])
 BREAKER_TRANSITIONS = Counter("portal_breaker_transitions_total", "Breaker state changes", ["dependency", "to"])
 
 # -- cache ----------------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def request_finished(route: str | None, method: str, status: int, seconds: float
 
 # -- dependencies (called by services.resilience) -----------------------------------------------------
 def dependency_attempt(dependency: str, seconds: float, failure: str | None) -> None:
-    """One attempt sent to an upstream; `failure` is a short reason class, None when it succeeded."""
+    """One attempt sent to a dependency; `failure` is a short reason class, None when it succeeded."""
     DEP_CALLS.labels(dependency).inc()
     DEP_LATENCY.labels(dependency).observe(seconds)
     if failure is not None:

@@ -4,7 +4,7 @@ Checks are time-boxed (a hung database answers "fail" after READY_CHECK_TIMEOUT 
 holding the load balancer's request) and cached for READY_CACHE_SECONDS, so a flood of probes
 costs at most one query per interval per process; a failed check is cached for FAIL_RECHECK_S only,
 so once the database is back every worker says so within a second (no pass/fail flapping between
-workers). Upstream services never make the portal "not ready": their health belongs to the
+workers). Dependency services never make the portal "not ready": their health belongs to the
 resilience layer. Nor does Redis: while it is configured but unreachable the answer is "warn" (the
 cache, limits and breaker state fall back to each worker's memory); the cache layer knows whether it
 is, and the background check pings it so a quiet process learns it too.
@@ -106,12 +106,12 @@ def init_app(app) -> None:
 
 
 def readiness() -> Readiness:
-    """The database check, then Redis and upstreams: one that is down makes the answer "warn", never "fail"."""
+    """The database check, then Redis and dependencies: one that is down makes the answer "warn", never "fail"."""
     result = current_app.extensions["readiness"].check()
     if result.ready and redis_down():
         return Readiness("warn", "redis unreachable: cache, limits and breakers are per worker", result.checked_at)
     if result.ready and any(s.status == "down" for s in current_app.extensions["resilience"].statuses()):
-        return Readiness("warn", "an upstream service is down", result.checked_at)
+        return Readiness("warn", "a dependency service is down", result.checked_at)
     return result
 
 

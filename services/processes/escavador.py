@@ -19,7 +19,7 @@ TJES, with class, subjects, judging body, dates, secrecy and the movements of th
 never do: the pages render the domain model, and parties are never shown publicly. Court-system
 movement texts name parties too ("Decorrido prazo de FULANO"): every name the payload lists as a party
 or lawyer is replaced by "(parte)", and CPF, CNPJ, e-mail and phone numbers are masked. The whole
-upstream answer is kept in `raw` for the record.
+provider answer is kept in `raw` for the record.
 """
 from __future__ import annotations
 

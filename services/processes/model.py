@@ -28,7 +28,7 @@ class SourceMovement:
     code: int | None
     name: str
     complements: tuple[str, ...]
-    position: int  # index in the upstream list: the tie-breaker for equal timestamps
+    position: int  # index in the provider list: the tie-breaker for equal timestamps
 
 
 # Names that make a process a matter of family law or of children whatever the source says about secrecy:

@@ -4,7 +4,7 @@ One run (`run()`), under a lock that admits one runner across every worker and m
 1. the followed numbers (FollowedProcess) whose stored copy expires before the next run, never-fetched
    first, then soonest to expire, at most SYNC_BATCH_SIZE of them, are refreshed through
    `processes.refresh()` (the lookup's own single flight, store and cache);
-2. at most SYNC_DAILY_BUDGET upstream requests a day are spent, counted over the runs that started
+2. at most SYNC_DAILY_BUDGET provider requests a day are spent, counted over the runs that started
    on the court's calendar day (America/Sao_Paulo, the day the staff see), from SyncRun.upstream_calls.
    A request is one logical call to the provider (its retries included): one per DataJud fetch, one
    plus the movement pages per Escavador fetch. Lookups made by people are not counted here: the
@@ -136,7 +136,7 @@ def _refresh_due(run_id: int, counts: Counters, progress: Progress | None, lock)
             if breaker.state in (State.OPEN, State.FORCED_OPEN):
                 stop_reason = f"{source.NAME} circuit open"
             elif counts.upstream_calls >= budget_left:
-                stop_reason = f"daily budget of {config['SYNC_DAILY_BUDGET']} upstream calls spent"
+                stop_reason = f"daily budget of {config['SYNC_DAILY_BUDGET']} provider calls spent"
         if stop_reason is not None:
             counts.skipped += 1
         elif cache.get(NOT_FOUND_NS, number) is not None:
@@ -232,7 +232,7 @@ def _day_start(now: datetime) -> datetime:
 
 
 def budget_used(now: datetime, exclude_run: int | None = None) -> int:
-    """Upstream requests the sync spent on the court's calendar day of `now`."""
+    """Provider requests the sync spent on the court's calendar day of `now`."""
     query = select(func.coalesce(func.sum(SyncRun.upstream_calls), 0)).where(SyncRun.started_at >= _day_start(now))
     if exclude_run is not None:
         query = query.where(SyncRun.id != exclude_run)
@@ -347,7 +347,7 @@ def summary_line(record: SyncRun) -> str:
     used = budget_used(as_utc(record.started_at))
     line = (f"sync #{record.id} {record.status} in {duration:.1f} s: {record.checked} checked, "
             f"{record.refreshed} refreshed, {record.failed} failed, {record.skipped} skipped, "
-            f"{record.removed} removed; {record.upstream_calls} upstream calls "
+            f"{record.removed} removed; {record.upstream_calls} provider calls "
             f"(today {used}/{current_app.config['SYNC_DAILY_BUDGET']})")
     return f"{line}; {record.error}" if record.error else line
 

@@ -1,6 +1,6 @@
 """The resilience layer: every outbound call of the portal goes through a `Dependency` made here.
 
-`init_app(app)` reads the settings once; `dependency(name)` gives the guarded client of one upstream
+`init_app(app)` reads the settings once; `dependency(name)` gives the guarded client of one dependency
 (DataJud, Escavador, OpenAI), built on first use. `statuses()` is the service registry the
 dashboard and /health/ready read: healthy, degraded or down, with the last error and its time.
 """
@@ -17,7 +17,7 @@ from flask import current_app
 from services import redis_connection
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, State
 from services.resilience.bulkhead import BulkheadFull
-from services.resilience.errors import ClientRateLimited, DependencyUnavailable, MalformedResponse, UpstreamFailed
+from services.resilience.errors import ClientRateLimited, DependencyFailed, DependencyUnavailable, MalformedResponse
 from services.resilience.http import Dependency, DependencySettings
 from services.resilience.ratelimit import SharedTokenBucket
 from services.resilience.retry import RetryPolicy
@@ -25,8 +25,20 @@ from services.resilience.retry import RetryPolicy
 log = logging.getLogger("portal.resilience")
 RECENT_ERROR_S = 300  # an error this recent, after the last success, makes a dependency "degraded"
 
-__all__ = ["BreakerOpen", "BulkheadFull", "ClientRateLimited", "Dependency", "DependencyUnavailable",
-           "MalformedResponse", "Resilience", "ServiceStatus", "UpstreamFailed", "current", "dependency", "init_app"]
+__all__ = [
+    "BreakerOpen",
+    "BulkheadFull",
+    "ClientRateLimited",
+    "Dependency",
+    "DependencyFailed",
+    "DependencyUnavailable",
+    "MalformedResponse",
+    "Resilience",
+    "ServiceStatus",
+    "current",
+    "dependency",
+    "init_app",
+]
 
 
 @dataclass(frozen=True)
@@ -145,8 +157,8 @@ def settings_from_config(config) -> dict[str, DependencySettings]:
 
 
 
-# The default probe of each upstream: one cheap request with the portal's credentials. Any answer but
-# a failure (timeout, connection error, 408/429/5xx) or a 401 means the upstream works for us.
+# The default probe of each dependency: one cheap request with the portal's credentials. Any answer but
+# a failure (timeout, connection error, 408/429/5xx) or a 401 means the dependency works for us.
 PROBE_REQUESTS = {
     "datajud": ("POST", "/api_publica_tjes/_search", "DATAJUD_API_KEY", "APIKey {}", {"size": 0}),
     "escavador": ("GET", "/", "ESCAVADOR_API_KEY", "Bearer {}", None),

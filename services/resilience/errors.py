@@ -12,7 +12,7 @@ class DependencyUnavailable(Exception):
         self.status = status
 
 
-class UpstreamFailed(DependencyUnavailable):
+class DependencyFailed(DependencyUnavailable):
     """Every allowed attempt failed (timeout, connection error, 408/429/5xx or a malformed body)."""
 
 
@@ -21,4 +21,4 @@ class ClientRateLimited(DependencyUnavailable):
 
 
 class MalformedResponse(Exception):
-    """The upstream answered 2xx with a body the caller cannot use (HTML error page, truncated JSON)."""
+    """The dependency answered 2xx with a body the caller cannot use (HTML error page, truncated JSON)."""

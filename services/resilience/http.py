@@ -17,7 +17,7 @@ import httpx
 from services.monitoring import metrics
 from services.resilience.breaker import BreakerConfig, BreakerOpen, CircuitBreaker
 from services.resilience.bulkhead import Bulkhead, BulkheadFull
-from services.resilience.errors import ClientRateLimited, MalformedResponse, UpstreamFailed
+from services.resilience.errors import ClientRateLimited, DependencyFailed, MalformedResponse
 from services.resilience.ratelimit import TokenBucket
 from services.resilience.retry import Retryable, RetryBudget, RetryPolicy, parse_retry_after, retrying
 from utils.json_log import current_request_id
@@ -83,7 +83,7 @@ class Dependency:
         """Send one logical request; return the upstream's answer unless it counts as a failure.
 
         Failures (timeouts, connection errors, 408, 429, 5xx, a body `validate` rejects) are retried
-        when the request is idempotent, then raised as UpstreamFailed. An open breaker raises
+        when the request is idempotent, then raised as DependencyFailed. An open breaker raises
         BreakerOpen at once, a full bulkhead BulkheadFull (neither sends anything nor counts as a
         failure). 4xx answers such as 404 are returned: the upstream works.
         `idempotent=True` marks a POST that only reads (DataJud's _search).
@@ -119,7 +119,7 @@ class Dependency:
         except Retryable as failure:
             self.record.failures += 1
             self.record.last_error, self.record.last_error_at = failure.reason, time.time()
-            raise UpstreamFailed(self.name, failure.reason, failure.retry_after_s, failure.status) from None
+            raise DependencyFailed(self.name, failure.reason, failure.retry_after_s, failure.status) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _take_rate_token(self, deadline: float) -> None:

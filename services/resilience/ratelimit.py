@@ -1,6 +1,6 @@
 """Client-side rate limits per dependency: a token bucket, shared by all workers through Redis when present.
 
-Keeps the portal inside an upstream's published quota (Escavador: 500 requests a minute). The Redis
+Keeps the portal inside a dependency's published quota (Escavador: 500 requests a minute). The Redis
 bucket is one atomic Lua script per call; when Redis fails the local bucket takes over (each worker
 then limits alone, at the full rate — documented worst case: rate × workers).
 """

@@ -1,4 +1,4 @@
-"""A fake upstream that is a real HTTP server on loopback, for the resilience and provider tests.
+"""A fake dependency that is a real HTTP server on loopback, for the resilience and provider tests.
 
 Modes: ok, 500, 503, 429 (with Retry-After), 404, malformed (200 with an HTML body), slow (answers
 after `delay` seconds), reset (drops the connection). It counts the requests it receives and keeps
@@ -33,6 +33,10 @@ class LoopbackFake:
         self._thread.start()
         return self._server.server_address[1]
 
+    def release(self) -> None:
+        """Let every request parked in "slow" (or "hold") answer now, and later ones at once."""
+        self._release.set()
+
     def stop(self) -> None:
         self._release.set()  # wake any request parked in "slow" or "hold"
         self._server.shutdown()
@@ -40,7 +44,7 @@ class LoopbackFake:
         self._thread.join(5)
 
 
-class FakeUpstream(LoopbackFake):
+class FakeDependency(LoopbackFake):
     def __init__(self):
         self.mode = "ok"
         self.delay = 0.0
