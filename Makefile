@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint test-fast test-browser bench migrate clean
+.PHONY: run test lint test-fast test-browser bench chaos chaos-short migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test-browser: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/throughput.py
+
+## chaos: the fault suite (bench/chaos.py, ~10 min); it stops and restarts this machine's PostgreSQL
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python bench/chaos.py
+
+## chaos-short: the main faults, held briefly (~2.5 min), for CI
+chaos-short: $(VENV)/.installed-dev
+	$(BIN)/python bench/chaos.py --short
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

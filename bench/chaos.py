@@ -84,6 +84,16 @@ def login(client: Client, slot: int) -> bool:
     return status in (302, 303)
 
 
+def write_once(client: Client) -> None:
+    """A page-feedback answer with a unique comment: the record's note, looked for in the database at the end."""
+    status, html = client.get("write_form", "/avaliar/servicos")
+    token = csrf_token(html) if status == 200 else None
+    if token:
+        marker = "caos" + _letters(20)
+        client.post_form("write", "/avaliar/servicos", {"csrf_token": token, "helpful": "sim", "comment": marker},
+                         note=lambda status, body: marker)
+
+
 def streams() -> list[Stream]:
     def home(client, slot, n):
         client.get("home", "/")
@@ -99,12 +109,7 @@ def streams() -> list[Stream]:
         client.get("lookup_unseen", f"/api/v1/processos/{number}" if n % 2 else f"/processos/{number}")
 
     def write(client, slot, n):
-        status, html = client.get("write_form", "/avaliar/servicos")
-        token = csrf_token(html) if status == 200 else None
-        if token:
-            marker = "caos" + _letters(20)
-            client.post_form("write", "/avaliar/servicos", {"csrf_token": token, "helpful": "sim", "comment": marker},
-                             note=lambda status, body: marker)
+        write_once(client)
 
     def ask(client, slot, n):
         client.request("assistant", "POST", "/api/v1/chat", body=QUESTION,

@@ -147,6 +147,7 @@ class Portal:
 
     def __init__(self, tmp: Path, env: dict, workers: int, threads: int):
         self.tmp, self.workers = tmp, workers
+        self.killed: int | None = None
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "APP_"))},
                     **env, "GUNICORN_THREADS": str(threads), "WEB_CONCURRENCY": str(workers)}
         flask = [sys.executable, "-m", "flask", "--app", "app"]
@@ -168,9 +169,9 @@ class Portal:
         return sorted(child.pid for child in psutil.Process(self.process.pid).children())
 
     def kill_worker(self) -> int:
-        victim = self.worker_pids()[0]
-        os.kill(victim, signal.SIGKILL)
-        return victim
+        self.killed = self.worker_pids()[0]
+        os.kill(self.killed, signal.SIGKILL)
+        return self.killed
 
     def stop(self) -> None:
         self.process.terminate()

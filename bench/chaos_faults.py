@@ -112,7 +112,21 @@ def model_called_since(mark: dict):
 
 
 def workers_back(env) -> bool:
-    return len(env.portal.worker_pids()) == env.portal.workers and _status(env.portal.url + "/health/live")[0] == 200
+    pids = env.portal.worker_pids()
+    return len(pids) == env.portal.workers and env.portal.killed not in pids and \
+        _status(env.portal.url + "/health/live")[0] == 200
+
+
+def writes_work(env) -> bool:
+    """A page-feedback write is acknowledged again (the database answers every worker's pool)."""
+    from bench.chaos import write_once
+    from bench.load import Client
+
+    records: list = []
+    client = Client(env.portal.url, records, timeout=5)
+    write_once(client)
+    client.close()
+    return bool(records) and records[-1].kind == "write" and records[-1].status == 303
 
 
 # -- dashboard predicates (on the note the load's dashboard client kept) -------------------------------------
@@ -187,14 +201,16 @@ def faults(short: bool) -> list[Fault]:
     redis = Fault("Redis stopped, restarted", hold, lambda env: env.redis.stop(), _restart_redis, ready_is("pass"),
                   15, ready_expect=frozenset({"warn"}), dashboard=part_is("redis", "down"))
     pg_restart = Fault("PostgreSQL restarted", 0, _restart_postgres, lambda env: env.postgres.wait_up(),
-                       ready_is("pass"), 15, DATABASE_503S)
+                       writes_work, 15, DATABASE_503S)
+    pg_stop = Fault(f"PostgreSQL stopped {hold} s", hold, lambda env: env.postgres.ctl("stop"), _start_postgres,
+                    writes_work, 15, DATABASE_503S, ready_expect=frozenset({"fail"}))
     worker = Fault("a worker killed (SIGKILL)", 0, lambda env: env.portal.kill_worker(), lambda env: None,
                    workers_back, 10, allow_conn_errors=4)
     model_down = Fault("model down (refused)", hold, lambda env: env.model.kill(),
                        lambda env: (model_mark.clear(), env.model.start()), model_called_since(model_mark), 30,
                        source="model", dashboard=dep_shows("openai", status=("degraded", "down")))
     if short:
-        return [baseline, slow, down, too_many, redis, pg_restart, worker, model_down]
+        return [baseline, slow, down, too_many, redis, pg_restart, pg_stop, worker, model_down]
     return [
         baseline, slow, down,
         _datajud("connection reset", "reset", hold),
@@ -214,8 +230,7 @@ def faults(short: bool) -> list[Fault]:
               dashboard=dep_shows("openai", status=("degraded", "down"))),
         redis,
         pg_restart,
-        Fault("PostgreSQL stopped 15 s", 15, lambda env: env.postgres.ctl("stop"), _start_postgres,
-              ready_is("pass"), 15, DATABASE_503S, ready_expect=frozenset({"fail"})),
+        pg_stop,
         worker,
     ]
 
