@@ -24,7 +24,7 @@ import pytest
 from flask_migrate import upgrade
 
 from app import create_app
-from extensions import db
+from extensions import db, limiter
 from utils import json_log
 
 # Every variable config.py reads; none of the machine's values may leak into a test.
@@ -69,6 +69,15 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_breaker_states_from_earlier_tests():
+    """The process's metrics outlive a test: a breaker another test opened must not read as open in this one
+    (the dashboard and the alerts read breaker states from the metrics)."""
+    from services.monitoring import metrics
+
+    metrics.BREAKER_STATE.clear()
+
+
 @contextmanager
 def standalone_app(env: dict, **overrides):
     """An app outside any test (session fixtures, servers' set-up), from `env` alone; closed afterwards."""
@@ -105,12 +114,13 @@ def _remove_log_handlers() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_content():
-    """The repository's content/ parsed once for the session (the files do not change during a run);
-    any other directory (test_content's broken copies) is read afresh."""
-    from services import content
+    """The repository's content/ parsed once for the session, and its search index built once (the files do
+    not change during a run; both are read-only once built). Any other directory (test_content's broken
+    copies) is read afresh, and gets its own index."""
+    from services import content, search
 
-    real_load, own = content.load, (ROOT / "content").resolve()
-    parsed = {}
+    real_load, real_search_init, own = content.load, search.init_app, (ROOT / "content").resolve()
+    parsed, indexes = {}, {}
 
     def load(directory):
         if Path(directory).resolve() != own:
@@ -121,8 +131,19 @@ def shared_content():
             parsed[stamp] = real_load(directory)
         return parsed[stamp]
 
+    def search_init_app(app):
+        parsed_content = app.extensions["content"]
+        if not any(parsed_content is shared for shared in parsed.values()):
+            return real_search_init(app)
+        if id(parsed_content) not in indexes:
+            indexes.clear()
+            real_search_init(app)
+            indexes[id(parsed_content)] = app.extensions["search"]
+        app.extensions["search"] = indexes[id(parsed_content)]
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(content, "load", load)
+        patch.setattr(search, "init_app", search_init_app)
         yield
 
 
@@ -163,9 +184,13 @@ def make_app(tmp_path, monkeypatch, sqlite_template):
     a closed port unless `datajud` or `env` says otherwise. The database
     (default: SQLite in tmp_path) is brought to head: a copy of the session's template for a new SQLite
     file, nothing for the session's PostgreSQL database, the migrations otherwise.
+
+    The apps of one test share a Redis key prefix of that test's own (CACHE_KEY_PREFIX, unless the test
+    gives one): with a shared Redis they see each other, as workers do, and nothing another test left; the
+    prefix's keys are removed afterwards.
     """
 
-    built = []
+    built, prefix = [], f"test:{uuid.uuid4().hex[:12]}:"
 
     def build(env: dict | None = None, migrate: bool = True, *, datajud=None, escavador=None, openai=None,
               **overrides):
@@ -179,7 +204,10 @@ def make_app(tmp_path, monkeypatch, sqlite_template):
         new_sqlite = url.startswith("sqlite:///") and not os.path.exists(url.removeprefix("sqlite:///"))
         if migrate and new_sqlite:
             shutil.copyfile(sqlite_template, url.removeprefix("sqlite:///"))
-        application = create_app({"TESTING": True, **overrides})
+        # Flask-Limiter is one object for every app of the process: a dead Redis of an earlier app must not
+        # leave this one on the in-memory fallback.
+        limiter._storage_dead = False
+        application = create_app({"TESTING": True, "CACHE_KEY_PREFIX": prefix, **overrides})
         built.append(application)
         if migrate and not new_sqlite and url not in MIGRATED_URLS:
             with application.app_context():
@@ -190,6 +218,23 @@ def make_app(tmp_path, monkeypatch, sqlite_template):
     for application in built:
         _close(application)
     _remove_log_handlers()
+    for redis_url in {a.config.get("REDIS_URL") for a in built if a.config["CACHE_KEY_PREFIX"] == prefix} - {None}:
+        _forget_redis_keys(redis_url, prefix)
+
+
+def _forget_redis_keys(url: str, prefix: str) -> None:
+    """Remove the keys under `prefix` (a test's own) from the Redis at `url`; nothing if it is unreachable."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=1)
+    try:
+        names = list(client.scan_iter(match=prefix + "*", count=500))
+        for start in range(0, len(names), 500):
+            client.unlink(*names[start:start + 500])
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 @pytest.fixture
@@ -286,6 +331,19 @@ def empty_postgres_url():
     """A new, empty PostgreSQL database for one test (the migrations' own test), dropped afterwards."""
     with _new_postgres_database() as url:
         yield url
+
+
+class FakeClock:
+    """A wall clock the test moves: `clock.advance(2)` is two seconds later, at once."""
+
+    def __init__(self, start: float = 1_700_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 TEST_PASSWORD = "senha-de-teste-longa"

@@ -26,21 +26,10 @@ from flask import make_response, render_template_string, session
 import view_helpers
 from services import cache
 from services.cache_breaker import PROBE, SKIP, USE, RedisBreaker
-from tests.conftest import skip_or_fail
+from tests.conftest import FakeClock, skip_or_fail
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_700_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def p99(samples: list[float]) -> float:
@@ -322,14 +311,14 @@ def test_stale_if_error_then_the_error_once_the_window_is_over(caches):
     clock.advance(15)
 
     def failing():
-        raise RuntimeError("upstream down")
+        raise RuntimeError("dependency down")
 
     result = store.get_or_load("procs", "a", failing, ttl=10, stale_ttl=60)
     assert (result.value, result.fresh, result.stale, result.source) == ("old", False, True, "stale")
     assert store.stats()["procs"]["errors"] == 1
     assert store.get_or_load("procs", "a", lambda: "new", 10, 60).source == "loader"  # lease was released
     clock.advance(100)
-    with pytest.raises(RuntimeError, match="upstream down"):
+    with pytest.raises(RuntimeError, match="dependency down"):
         store.get_or_load("procs", "a", failing, ttl=10, stale_ttl=60)
     assert store.stats()["procs"]["errors"] == 2
 

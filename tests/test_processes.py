@@ -1,10 +1,12 @@
 """The process lookup end to end: pages and API against a fake DataJud on loopback (issue 4's flow)."""
 import threading
+import time
 
 import pytest
 
 from extensions import db
 from models import Movement, ProcessInstance
+from tests.conftest import FakeClock
 
 TJES_FIXTURE = "0022783-22.2017.8.08.0024"
 UNKNOWN_TJES = "0001365-91.2018.8.08.0024"
@@ -205,27 +207,40 @@ def test_the_process_page_is_rendered_once_per_version(make_app, datajud):
     assert stats["hits"] == 1 and stats["misses"] == 1
 
 
-def ask_while_another_waits_on_a_slow_source(app, datajud):
-    """One caller asks a source that takes 3 s; meanwhile another asks: its answer and how long it waited."""
-    import time
+def cache_on_a_clock(app) -> FakeClock:
+    """The app's cache aged by a clock the test moves, not by real seconds (1 s is the cache's smallest TTL)."""
+    from services import cache
 
-    datajud.set("slow", delay=3)
+    clock = FakeClock(time.time())
+    app.extensions["cache"].close()
+    app.extensions["cache"] = cache.Cache.from_app(app, clock=clock)
+    return clock
+
+
+def ask_while_another_waits_on_the_source(app, datajud):
+    """One caller asks a source that holds its answer; meanwhile another asks. The other's answer, and whether
+    it came while the first was still waiting on the source (rather than after it)."""
+    asked = datajud.count
+    datajud.set("slow", delay=30)  # held until released below
     refresher = threading.Thread(target=app.test_client().get, args=(f"/api/v1/processos/{TJES_FIXTURE}",))
     refresher.start()
-    time.sleep(0.2)  # the refresher is now waiting on the slow source
-    started = time.perf_counter()
-    other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
-    waited = time.perf_counter() - started
-    refresher.join()
-    return other, waited
+    deadline = time.monotonic() + 10
+    while datajud.count == asked and time.monotonic() < deadline:  # until the refresher waits on the source
+        time.sleep(0.01)
+    try:
+        other = app.test_client().get(f"/api/v1/processos/{TJES_FIXTURE}")
+        answered_first = refresher.is_alive()
+    finally:
+        datajud.release()
+        refresher.join(10)
+    return other, answered_first
 
 
 def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(make_app, datajud):
-    import time
-
     from services import cache, processes
 
     app = make_app({"DATAJUD_READ_TIMEOUT_S": "5", "DATAJUD_DEADLINE_S": "6"}, datajud=datajud)
+    clock = cache_on_a_clock(app)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
     with app.app_context():  # an outage copy whose retry time is (about to be) over
@@ -234,22 +249,26 @@ def test_after_an_outage_copy_expires_only_one_caller_waits_for_the_source(make_
         cache.current().delete(processes.FETCH_NS, "00227832220178080024")  # no fetch just happened
         db.session.query(ProcessInstance).update({"valid_until": ProcessInstance.fetched_at})
         db.session.commit()
-    time.sleep(1.1)  # the cache keeps real time; one second is its smallest TTL
-    other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
+    clock.advance(1.1)
+    other, answered_first = ask_while_another_waits_on_the_source(app, datajud)
     assert other.status_code == 200 and other.json["stale"] is True and other.json["stale_reason"] == "teste"
-    assert waited < 2.0  # served the copy at once, not after the source's slow answer (3 s)
+    assert answered_first  # served the copy at once, not after the source's answer
+    assert datajud.count == 2  # the first lookup, then the one refresher
 
 
 def test_a_finished_fetch_is_not_reused_once_the_ttls_are_over(make_app, datajud):
-    import time
-
     app = make_app({"PROCESS_CACHE_TTL": "1", "PROCESS_DB_TTL": "1"}, datajud=datajud)
+    clock = cache_on_a_clock(app)
     client = app.test_client()
     assert client.get(f"/api/v1/processos/{TJES_FIXTURE}").json["stale"] is False
-    time.sleep(1.2)  # the cache counts real seconds; 1 s is its smallest TTL (and the fetch rendezvous's)
+    clock.advance(1.2)  # past the cache's TTL and the fetch rendezvous's (1 s each)
+    with app.app_context():  # and past the stored copy's
+        db.session.query(ProcessInstance).update({"valid_until": ProcessInstance.fetched_at})
+        db.session.commit()
     datajud.set("503")
     answer = client.get(f"/api/v1/processos/{TJES_FIXTURE}").json
     assert answer["stale"] is True  # asked the source again, which is down: the stored copy, marked stale
+    assert datajud.count >= 2
 
 
 def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(make_app, datajud):
@@ -264,7 +283,7 @@ def test_while_one_caller_refreshes_an_expired_copy_the_others_get_the_copy(make
         cache.current().delete(processes.FETCH_NS, "00227832220178080024")
         db.session.query(ProcessInstance).update({"valid_until": ProcessInstance.fetched_at})
         db.session.commit()
-    other, waited = ask_while_another_waits_on_a_slow_source(app, datajud)
+    other, answered_first = ask_while_another_waits_on_the_source(app, datajud)
     assert other.status_code == 200 and other.json["stale"] is True
     assert other.json["stale_reason"] == "a atualização pela fonte ainda está em andamento"
-    assert waited < 2.0  # the stored copy at once, not after the source's slow answer (3 s)
+    assert answered_first  # the stored copy at once, not after the source's answer
