@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
 from flask_migrate import upgrade
 
 from app import create_app
@@ -224,14 +226,12 @@ def make_app(tmp_path, monkeypatch, sqlite_template):
 
 def _forget_redis_keys(url: str, prefix: str) -> None:
     """Remove the keys under `prefix` (a test's own) from the Redis at `url`; nothing if it is unreachable."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=1)
+    client = redis_lib.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=1)
     try:
         names = list(client.scan_iter(match=prefix + "*", count=500))
         for start in range(0, len(names), 500):
             client.unlink(*names[start:start + 500])
-    except redis.RedisError:
+    except redis_lib.RedisError:
         pass
     finally:
         client.close()
@@ -416,7 +416,7 @@ def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 
 
     `users` are (username, role) pairs (password TEST_PASSWORD); yields the base URL.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "LOG_FILE")}
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}  # none of the machine's settings
     env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
                LOG_FILE=str(tmp / "portal.log"), **settings)
     shutil.copyfile(template, tmp / "portal.db")
@@ -452,6 +452,55 @@ def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 
         except subprocess.TimeoutExpired:
             process.kill()
         output.close()
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port: nothing another test (or another suite on the
+    machine) did to the shared Redis reaches it, and a test may kill, freeze and restart it."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            skip_or_fail("redis-server is not on PATH")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while True:
+            client = redis_lib.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.2)
+            try:
+                client.ping()
+                return
+            except redis_lib.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+            finally:
+                client.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()
+            self.kill()
 
 
 SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"

@@ -7,11 +7,7 @@ import ast
 import hashlib
 import json
 import math
-import os
-import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -26,7 +22,7 @@ from flask import make_response, render_template_string, session
 import view_helpers
 from services import cache
 from services.cache_breaker import PROBE, SKIP, USE, RedisBreaker
-from tests.conftest import FakeClock, skip_or_fail
+from tests.conftest import FakeClock, RedisServer, skip_or_fail
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,54 +99,6 @@ def caches(cache_factory, mode, request):
 @pytest.fixture
 def redis_caches(cache_factory, raw):
     return lambda clock=None, **overrides: cache_factory(REDIS_URL, clock, **overrides)
-
-
-class RedisServer:
-    """A redis-server of the test's own, on a free port, to kill, freeze and restart."""
-
-    def __init__(self, directory: Path):
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            skip_or_fail("redis-server is not on PATH")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while True:
-            client = redis_lib.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.2)
-            try:
-                client.ping()
-                return
-            except redis_lib.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-            finally:
-                client.close()
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def pause(self) -> None:
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.resume()
-            self.kill()
 
 
 @pytest.fixture

@@ -6,85 +6,32 @@ within 2 s (through Redis). Each request opens a new connection so the workers s
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_PASSWORD, skip_or_fail
+from tests.conftest import CLOSED_URL, TEST_PASSWORD, RedisServer, gunicorn_portal
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REDIS_URL = "redis://127.0.0.1:6379/12"
 K = 60
 CLOSE = {"Connection": "close"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _redis_or_skip():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    for key in client.scan_iter("portal:v1:*"):  # this test's own database: start from a clean state
-        client.delete(key)
-    return client
-
-
 @pytest.fixture(scope="module")
-def server():
-    _redis_or_skip()
-    tmp = tempfile.mkdtemp(prefix="metrics-gunicorn-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PROMETHEUS"))}
-    env.update(SESSION_SECRET="gunicorn-test-" + "x" * 40, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
-               LOG_FILE=f"{tmp}/portal.log", REDIS_URL=REDIS_URL, SYNC_ENABLED="false", MONITORING_COLLECTOR="false",
-               DATAJUD_BASE_URL="http://127.0.0.1:9", PYTHONUNBUFFERED="1")
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*flask, "users", "create", "--username", "painel", "--role", "admin", "--password-stdin"],
-                   cwd=ROOT, env=env, input=TEST_PASSWORD + "\n", text=True, check=True, capture_output=True)
-    port = _free_port()
-    out = open(os.path.join(tmp, "server.out"), "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", "2", "--threads", "2",
-                             "-b", f"127.0.0.1:{port}", "app:create_app()"], cwd=ROOT, env=env, stdout=out,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+def server(tmp_path_factory, sqlite_template):
+    """Two workers sharing a Redis of their own: nothing another test (or another suite on the machine) does to
+    the shared Redis can reach their breaker state."""
+    tmp = tmp_path_factory.mktemp("metrics-gunicorn")
+    redis_server = RedisServer(tmp)
+    redis_server.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:  # /health/ready, not the route the test counts
-                if httpx.get(base + "/health/ready", headers=CLOSE, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                out.flush()
-                with open(os.path.join(tmp, "server.out")) as log:
-                    pytest.fail("gunicorn did not start: " + log.read()[-1500:])
-            time.sleep(0.1)
-        yield base
+        with gunicorn_portal(tmp, sqlite_template, workers=2, threads=2, users=(("painel", "admin"),),
+                             REDIS_URL=redis_server.url, SYNC_ENABLED="false", MONITORING_COLLECTOR="false",
+                             DATAJUD_BASE_URL=CLOSED_URL) as base:
+            yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        out.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        redis_server.stop()
 
 
 @pytest.fixture(scope="module")
