@@ -307,6 +307,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
         "PROCESS_RETENTION_DAYS": _int(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
         "LOOKUP_RATE_LIMIT": _rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
+        "FEEDBACK_RATE_LIMIT": _rate_limit(environ, "FEEDBACK_RATE_LIMIT", "10/minute"),
         "LOGIN_RATE_LIMIT": _rate_limit(environ, "LOGIN_RATE_LIMIT", "10/minute"),
         "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "LOGIN_ACCOUNT_RATE_LIMIT", "20/hour"),
         "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100),

@@ -13,6 +13,8 @@ import shutil
 import sys
 import tempfile
 
+import gunicorn.http.wsgi
+
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape
 # merges them (services/monitoring/metrics.py). It must be in the environment before any worker imports
 # prometheus_client, so it is set here, in the master, while the config is read. An operator may name
@@ -27,6 +29,18 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# gunicorn's control socket defaults to one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl), shared by every
+# instance on the machine: off unless an instance names its own.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+# Requests with absurd header lines are refused by gunicorn before the app (the app refuses bodies over 16 MB).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# gunicorn writes its own "Server: gunicorn" line; the portal names no product or version.
+gunicorn.http.wsgi.SERVER = "portal"
 
 # The app answers every request within its own outbound deadlines (the longest, the assistant's
 # LLM call, is 30 s and falls back to retrieval); the worker timeout sits above them so gunicorn

@@ -10,8 +10,8 @@ from sqlalchemy.types import TypeDecorator
 from extensions import db
 from utils.dates import as_utc, utcnow
 
-__all__ = ["Alert", "AuditEntry", "ChatMessage", "ChatSession", "FollowedProcess", "Movement", "PageFeedback",
-           "ProcessInstance", "SyncRun", "User", "UtcDateTime", "utcnow"]
+__all__ = ["Alert", "AuditEntry", "ChatMessage", "ChatSession", "FollowedProcess", "LoginThrottle", "Movement",
+           "PageFeedback", "ProcessInstance", "SyncRun", "User", "UtcDateTime", "utcnow"]
 
 
 class UtcDateTime(TypeDecorator):
@@ -118,6 +118,20 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class LoginThrottle(db.Model):
+    """Failed logins under a name no account has, shared by every worker (a real account keeps its own count).
+
+    Keyed by a digest of the typed name: what someone typed in the user field may be personal data.
+    """
+
+    __tablename__ = "login_throttle"
+
+    name_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class AuditEntry(db.Model):

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+from extensions import limiter
 from forms import FeedbackForm
 from services import cache as cache_service
 from services import content, feedback, processes
@@ -104,7 +105,12 @@ def _process_html(payload: processes.ProcessPayload) -> str:
     return html
 
 
+def _feedback_limit() -> str:
+    return current_app.config["FEEDBACK_RATE_LIMIT"]
+
+
 @bp.route("/avaliar/<slug>", methods=["GET", "POST"])
+@limiter.limit(_feedback_limit, methods=["POST"])
 def page_feedback(slug):
     title, back = _titled_path_or_404(slug)
     form = FeedbackForm()

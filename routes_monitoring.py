@@ -127,8 +127,13 @@ def cache_status():
 @fresh
 def cache_clear():
     """Body (JSON or form): `namespace`, and optionally `pattern` (a glob over the keys)."""
-    data = request.get_json(silent=True) or request.form
-    return _act(admin_actions.clear_cache, data.get("namespace") or "", data.get("pattern") or "")
+    data = request.form if not request.is_json else request.get_json(silent=True)
+    if not isinstance(data, dict) and not hasattr(data, "getlist"):
+        return errors.api_error(400, "invalid_body", 'Envie um objeto JSON: {"namespace": "…", "pattern": "…"}.')
+    namespace, pattern = data.get("namespace") or "", data.get("pattern") or ""
+    if not isinstance(namespace, str) or not isinstance(pattern, str):
+        return errors.api_error(400, "invalid_body", "namespace e pattern devem ser texto.")
+    return _act(admin_actions.clear_cache, namespace, pattern)
 
 
 @bp.post("/breakers/<name>/<action>")

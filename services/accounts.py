@@ -5,25 +5,23 @@ user exists: an unknown name costs the same hash work and gets the same answer a
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from models import User, utcnow
-from services import cache as cache_service
-from utils.dates import as_utc
+from models import LoginThrottle, User, utcnow
 
 log = logging.getLogger("portal.accounts")
 
 ROLES = ("admin", "staff")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
-UNKNOWN_FAILURES_NS = "login-unknown-failures"
 # Checked against when the name is unknown, so both answers take one scrypt verification.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-only-for-timing")
 
@@ -107,10 +105,12 @@ def authenticate(username: str, password: str) -> User:
         check_password_hash(_DUMMY_HASH, password or "")
         _count_unknown_failure(name, limit, lock_for)
     now = utcnow()
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
+    if user.locked_until is not None and user.locked_until > now:
         check_password_hash(_DUMMY_HASH, password or "")
         raise LoginRefused(locked=True)
-    if not user.active or not check_password_hash(user.password_hash, password or ""):
+    # The hash is always checked, so a disabled account answers as slowly as any other (no enumeration by time).
+    password_matches = check_password_hash(user.password_hash, password or "")
+    if not user.active or not password_matches:
         failures = user.failed_logins + 1
         locked_until = now + lock_for if failures >= limit else None
         db.session.execute(update(User).where(User.id == user.id).values(
@@ -125,13 +125,23 @@ def authenticate(username: str, password: str) -> User:
 
 
 def _count_unknown_failure(name: str, limit: int, lock_for: timedelta):
-    """Unknown names lock out exactly like real ones, so the lockout message reveals nothing."""
-    cache = cache_service.current()
-    key = name[:64] or "-"
-    entry = cache.get(UNKNOWN_FAILURES_NS, key)
-    failures = (entry.value if entry else 0) + 1
-    cache.set(UNKNOWN_FAILURES_NS, key, failures, ttl=int(lock_for.total_seconds()))
-    raise LoginRefused(locked=failures >= limit)
+    """Unknown names lock out exactly like real ones, counted in the database so every worker sees the same count
+    (with a per-process count, failures spread over the workers would never reach the limit)."""
+    digest = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
+    now = utcnow()
+    row = db.session.get(LoginThrottle, digest) or LoginThrottle(name_digest=digest, failures=0)
+    if row.locked_until is not None and row.locked_until > now:
+        locked = True
+    else:
+        row.failures += 1
+        locked = row.failures >= limit
+        row.failures, row.locked_until = (0, now + lock_for) if locked else (row.failures, None)
+    row.updated_at = now
+    db.session.add(row)
+    # Counts older than a lockout period say nothing any more: they go, so the table stays small.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < now - 2 * lock_for))
+    db.session.commit()
+    raise LoginRefused(locked=locked)
 
 
 def _existing(username: str) -> User:

@@ -61,7 +61,12 @@ def breaker(name: str, action: str) -> Outcome:
                    {"dependency": name, "action": action, "state": state, "shared": shared})
 
 
+MAX_ROW_ID = 2**31 - 1  # the id column's range: a larger number names no alert (and overflows the database)
+
+
 def resolve_alert(alert_id: int, username: str) -> Outcome:
+    if not 1 <= alert_id <= MAX_ROW_ID:
+        raise ActionRefused("Alerta não encontrado ou já resolvido.", status=404, code="not_found")
     alert = alerts.resolve(alert_id, username)
     if alert is None:
         raise ActionRefused("Alerta não encontrado ou já resolvido.", status=404, code="not_found")

@@ -7,6 +7,7 @@ the version, so a cookie copied before logout is refused afterwards. Admin actio
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
@@ -75,10 +76,23 @@ def has_role(*roles: str) -> bool:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only a path on this portal: never an absolute URL or a scheme-relative one (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only a path on this portal: never an absolute URL or a scheme-relative one (open redirect).
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so "/\t/evil.example" and
+    "/\\evil.example" lead off-site: any control character, whitespace or backslash refuses the target (and a
+    CR/LF could otherwise split the Location header).
+    """
+    # The decoded form is judged too: a redirect target percent-decoded once more must still be a local path.
+    for form in (target, unquote(target or "")):
+        if not form or not form.startswith("/") or form.startswith("//"):
+            return default
+        path = form.split("?", 1)[0]
+        if "\\" in path or any(ch.isspace() for ch in path) or any(ord(ch) < 32 or ord(ch) == 127 for ch in form):
+            return default
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return default
+    return target
 
 
 def _no_store_for_private(response):

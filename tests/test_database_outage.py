@@ -26,7 +26,7 @@ def test_a_form_post_with_the_database_down_is_a_503_page_in_portuguese(down_app
     response = client.post("/avaliar/servicos", data={"csrf_token": csrf_token_from(form.get_data(as_text=True)),
                                                       "helpful": "sim"})
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "10"
+    assert int(response.headers["Retry-After"]) >= 10  # the feedback limiter may push it later, never sooner
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     assert "temporariamente indisponível" in page and "Nada do que você enviou" in page

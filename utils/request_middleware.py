@@ -4,11 +4,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sys
 import time
 import uuid
 from typing import Protocol
 
 from flask import abort, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 
 from utils.json_log import current_request_id
@@ -72,6 +74,52 @@ def log_rate_limit_breach(request_limit) -> None:
         "route": request.url_rule.rule if request.url_rule else None, "limit": str(request_limit.limit)})
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_PORT = re.compile(r"\d{1,5}")
+INVALID_HOST_KEY = "portal.invalid_host"
+
+
+def valid_host(host: str) -> bool:
+    """A Host header Werkzeug can route on: a DNS name (labels of 1–63 letters, digits or hyphens, punycode that
+    decodes), an IPv4 address or a bracketed IPv6 one, with an optional port up to 65535."""
+    name, port = host, None
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return False
+        port = rest[1:] if rest else None
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+    else:
+        if ":" in host:
+            name, port = host.rsplit(":", 1)
+        labels = name.rstrip(".").split(".")
+        if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return False
+        try:
+            name.encode("ascii").decode("idna")
+        except UnicodeError:
+            return False
+    return port is None or (_PORT.fullmatch(port) is not None and int(port) <= 65535)
+
+
+class HostGuard:
+    """WSGI middleware: a Host that is not a host name ("a..b", a 64-letter label, broken punycode) makes
+    Werkzeug fail before the portal can answer, as a bare 500 with no log line. Such a request is routed under a
+    neutral name instead and refused with the portal's 400 page (see `_begin_request`)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST")
+        if host is not None and not valid_host(host):
+            environ = {**environ, "HTTP_HOST": "localhost", INVALID_HOST_KEY: True}
+        return self.wsgi_app(environ, start_response)
+
+
 class RequestObserver(Protocol):
     """Receives every request's route template (None when unrouted), kept apart so utils import no service."""
 
@@ -92,6 +140,8 @@ def _begin_request():
         # Routing has run already: url_rule is known here. `ended` runs at teardown, which always runs.
         g.observed_rule = req.url_rule.rule if req.url_rule else None
         _observer.started(g.observed_rule)
+    if req.environ.get(INVALID_HOST_KEY):
+        abort(400)
     # Refuse an announced oversized body before routing or reading it (Flask would only check on read).
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and req.content_length and req.content_length > limit:
@@ -122,9 +172,11 @@ def security_headers(production: bool) -> list[tuple[str, str]]:
         ("Cross-Origin-Opener-Policy", "same-origin"),
         ("Cross-Origin-Resource-Policy", "same-origin"),
         ("X-Permitted-Cross-Domain-Policies", "none"),
-        # No product or version (the dev server would name its versions; gunicorn says only "gunicorn").
-        ("Server", "portal"),
     ]
+    if "gunicorn" not in sys.modules:
+        # No product or version (the dev server would name its versions). Under gunicorn, gunicorn.conf.py makes
+        # gunicorn's own Server line say "portal": a second one from the app would repeat it.
+        headers.append(("Server", "portal"))
     if production:
         headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     return headers
@@ -135,6 +187,8 @@ def _finish_response(response, static_headers):
     request_id = g.get("request_id") or request_id_from(None)
     response.headers.extend(static_headers)  # no view sets these, so adding beats set()'s scan per header
     response.headers[REQUEST_ID_HEADER] = request_id
+    if 300 <= response.status_code < 400:
+        _relative_location(response, req)
     started = g.get("started")
     elapsed = time.perf_counter() - started if started else None
     duration_ms = round(elapsed * 1000, 2) if started else None
@@ -154,6 +208,24 @@ def _finish_response(response, static_headers):
         },
     )
     return response
+
+
+def _relative_location(response, req) -> None:
+    """Werkzeug's own redirects (a missing trailing slash) are absolute URLs built from the client's Host: the
+    portal sends them as paths, so a forged Host never ends up in a Location."""
+    location = response.headers.get("Location")
+    if location and location.startswith(req.host_url):
+        response.headers["Location"] = "/" + location[len(req.host_url):]
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """JSON nested deeper than the parser's recursion limit is invalid JSON (a 400), not a crash (a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 class ExpiringSessionInterface(SecureCookieSessionInterface):
@@ -186,6 +258,8 @@ def init_app(app, production: bool, observer: RequestObserver | None = None) -> 
     _observer = observer
     static_headers = security_headers(production)
     app.session_interface = ExpiringSessionInterface()
+    app.wsgi_app = HostGuard(app.wsgi_app)
+    app.json = BoundedJSONProvider(app)
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(lambda response: _finish_response(response, static_headers))
     app.teardown_request(_end_request)
