@@ -11,7 +11,7 @@ import logging
 
 from flask import g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -89,8 +89,9 @@ def handle_csrf_error(exc: CSRFError):
 
 
 def database_unreachable(exc: Exception) -> bool:
-    """A lost or refused connection, a server shutting down or starting up, a pool with no connection to give."""
-    if isinstance(exc, PoolTimeout):
+    """A lost or refused connection, a server shutting down or starting up, a pool with no connection to give,
+    or a session still holding the transaction such a loss broke (code that caught it without a rollback)."""
+    if isinstance(exc, PoolTimeout | PendingRollbackError):
         return True
     if not isinstance(exc, DBAPIError):
         return False
@@ -101,6 +102,9 @@ def handle_database_error(exc: Exception):
     if not database_unreachable(exc):
         return handle_unexpected(exc)
     _rollback()  # nothing half-written: whatever this request had begun is discarded
+    if isinstance(exc, PendingRollbackError):  # the outage is real, but so is the missing rollback: keep its trace
+        log.error("session used after a failed transaction without a rollback",
+                  exc_info=(type(exc), exc, exc.__traceback__))
     log.warning("database unavailable: answered 503", extra={
         "error": type(getattr(exc, "orig", None) or exc).__name__, "method": request.method})
     return render_error(503, DATABASE_MESSAGE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
@@ -129,5 +133,6 @@ def init_app(app) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(PoolTimeout, handle_database_error)
+    app.register_error_handler(PendingRollbackError, handle_database_error)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

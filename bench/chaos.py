@@ -69,9 +69,10 @@ def _ready_note(status: int, body: bytes) -> str:
 
 
 def _dashboard_note(document: dict) -> dict:
-    return {"deps": {d["name"]: [d["breaker"], d["status"], d.get("bulkhead_rejected", 0), d.get("last_error") or ""]
-                     for d in document["dependencies"]},
-            "parts": {c["name"]: c["status"] for c in document["health"]["components"]}}
+    return {"deps": {d["name"]: [d["breaker"], d["status"], d.get("bulkhead_rejected", 0), d.get("last_error") or "",
+                                 (d.get("latency") or {}).get("p99_ms") or 0] for d in document["dependencies"]},
+            "parts": {c["name"]: c["status"] for c in document["health"]["components"]},
+            "alerts": sorted(alert["condition"] for alert in document["alerts"])}
 
 
 def login(client: Client, slot: int) -> bool:
@@ -191,6 +192,11 @@ def main() -> int:
     never = errors_by_kind([r for r in records if r.status == 500])
     if never:
         failed.append(f"500 answers: {dict(never)}")
+    outside = errors_by_kind([r for r in records if not any(v["window"][0] <= r.started < v["window"][1]
+                                                            for v in verdicts)])
+    if outside:
+        print(f"errors between the faults' windows: {dict(outside)}")
+        failed.append(f"errors between the faults' windows: {dict(outside)}")
     save(verdicts, acknowledged, missing, args)
     for line in failed:
         print("FAILED:", line)

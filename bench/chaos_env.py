@@ -213,7 +213,7 @@ class Environment:
             "PROCESS_CACHE_TTL": "5", "PROCESS_DB_TTL": "5",
             # Every client is 127.0.0.1 here: the per-client limits would refuse the load itself.
             "LOOKUP_RATE_LIMIT": "100000/minute", "ASSISTANT_RATE_LIMIT": "100000/minute",
-            "LOGIN_RATE_LIMIT": "1000/minute", "ASSISTANT_CACHE_TTL": "0",
+            "LOGIN_RATE_LIMIT": "1000/minute", "FEEDBACK_RATE_LIMIT": "100000/minute", "ASSISTANT_CACHE_TTL": "0",
             "SYNC_ENABLED": "false", "MONITORING_SAMPLE_INTERVAL_S": "5",
         }
 

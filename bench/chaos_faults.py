@@ -221,13 +221,14 @@ def faults(short: bool) -> list[Fault]:
               "datajud"),
         too_many,
         _datajud("401 (key refused)", "401", hold, breaker=False, ready=frozenset(),
-                 dashboard=dep_shows("datajud", status=("degraded", "down"), error="401")),
+                 dashboard=lambda note: "datajud_401" in note.get("alerts", ())),
         _datajud("garbage (HTML page)", "html", hold),
         _datajud("truncated JSON", "truncated", hold),
         model_down,
         Fault("model answering in 20 s", 25, lambda env: env.model.mode("slow", 20), lambda env: env.model.mode("ok"),
               model_called_since({}), 30, source="model",
-              dashboard=dep_shows("openai", status=("degraded", "down"))),
+              dashboard=lambda note: dep_shows("openai", status=("degraded", "down"))(note)
+              or note["deps"].get("openai", [0] * 5)[4] >= 10_000),  # its p99 shows the slow answers
         redis,
         pg_restart,
         pg_stop,
@@ -327,7 +328,7 @@ def judge(phases: list[Phase], records, errors_by_kind, workers: int) -> list[di
         verdict = {"fault": fault.name, "seconds": phase.cleared - phase.started, "requests": row["requests"],
                    "errors": errors, "source_calls": "-" if phase.source_calls is None else phase.source_calls,
                    "p99_home": home["p99_ms"], "p99_all": row["p99_ms"], "cut_off_s": cut, "recovery_s": recovery,
-                   "problems": problems}
+                   "problems": problems, "window": (phase.started, phase.ended)}
         if fault.acceptance:
             verdict["acceptance"] = acceptance(phase, records, base_home, problems)
         verdicts.append(verdict)

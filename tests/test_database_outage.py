@@ -100,3 +100,17 @@ def test_the_first_request_after_a_restart_is_served(make_app, postgres_url):
     assert json.loads(client.get("/health/ready").get_data())["status"] in ("pass", "warn")
     with app.app_context():
         assert len(db.session.execute(db.select(PageFeedback)).scalars().all()) == 2
+
+
+def test_a_session_left_broken_by_a_lost_connection_is_a_503_with_its_trace_logged(make_app, log_lines):
+    from sqlalchemy.exc import PendingRollbackError
+
+    app = make_app()
+
+    def forgot_the_rollback():
+        raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back")
+
+    app.add_url_rule("/__teste/sem-rollback", "no_rollback", forgot_the_rollback)
+    response = app.test_client().get("/__teste/sem-rollback")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "10"
+    assert any(line["message"] == "session used after a failed transaction without a rollback" for line in log_lines())
