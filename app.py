@@ -19,7 +19,7 @@ import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter, migrate
-from services import assistant, auth, cache, content, database, redis_connection, resilience, search
+from services import assistant, auth, background, cache, content, database, redis_connection, resilience, search
 from services.monitoring import collector, diagnostics, metrics, readiness
 from services.processes import sync
 from utils import json_log, request_middleware
@@ -42,8 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
-    json_log.configure(app.config["LOG_LEVEL"], app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
-                       app.config["LOG_BACKUP_COUNT"])
+    # A serving process writes its lines from one thread of its own, off the request; tests and CLI commands
+    # write them as they are logged.
+    json_log.configure(app.config["LOG_LEVEL"], app.config["LOG_FILE"], readable=app.config["LOG_FORMAT"] == "text",
+                       deferred=background.serving(app))
     for warning in app.config.pop("STARTUP_WARNINGS", []):
         logging.getLogger("portal.config").warning(warning)
 
@@ -108,4 +110,7 @@ def _register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     redis_connection.init_app(app)  # before the limiter: it shares this client's connection pool
     limiter.init_app(app)
+    # Every limit is declared on its route (the decorator checks it); Flask-Limiter's app-wide pass looks for
+    # default limits the portal does not have, on every request (~0.1 ms).
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     auth.init_app(app)

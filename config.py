@@ -278,8 +278,9 @@ def load(environ, instance_path) -> LoadedConfig:
         "REDIS_URL": redis_url(environ),
         "LOG_LEVEL": _choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, transform=str.upper),
         "LOG_FILE": log_file,
-        "LOG_MAX_BYTES": _int(environ, "LOG_MAX_BYTES", 10 * 1024 * 1024, minimum=1024),
-        "LOG_BACKUP_COUNT": _int(environ, "LOG_BACKUP_COUNT", 5, minimum=0, maximum=100),
+        # JSON for files and production; a developer's console gets one short readable line per request.
+        "LOG_FORMAT": _choice(environ, "LOG_FORMAT", "text" if app_env == "development" and not log_file else "json",
+                              ("json", "text")),
         "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=10),
         "FEEDBACK_RETENTION_DAYS": _int(environ, "FEEDBACK_RETENTION_DAYS", 365, minimum=1),
         "CACHE_MEMORY_MAX_ENTRIES": _int(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),

@@ -8,7 +8,7 @@ from services import cache as cache_service
 from services import content, feedback, processes
 from services import search as site_search
 from utils import cnj
-from view_helpers import cached_page, limit_lookups, note_lookup
+from view_helpers import cached_page, charge_lookup, check_lookup_budget
 
 bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
@@ -75,20 +75,19 @@ def lookup_form():
 
 
 @bp.get("/processos/<path:numero>")
-@limit_lookups
 def process_page(numero):
     try:
-        result = processes.lookup(numero)
+        result = processes.lookup(numero, before_provider=check_lookup_budget)
     except cnj.InvalidCnj as exc:
         return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 400
     except processes.ProcessNotFound as exc:
-        note_lookup(exc.reached_provider)
+        charge_lookup(exc.reached_provider)
         return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 404
     except processes.ProcessUnavailable as exc:
         retry_after = round(exc.retry_after_s)
         html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
         return html, 503, {"Retry-After": str(max(1, retry_after))}
-    note_lookup(result.reached_provider)
+    charge_lookup(result.reached_provider)
     return _process_html(result.payload)
 
 

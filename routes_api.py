@@ -1,36 +1,68 @@
 """The JSON API under /api/v1: process lookup and its OpenAPI document (openapi.yaml)."""
-from flask import Blueprint, jsonify, request
+import hashlib
+import json
+import threading
+
+from cachetools import LRUCache
+from flask import Blueprint, current_app, jsonify, request
 
 import api_document
 from errors import api_error
 from services import audit, auth, processes
 from utils.cnj import InvalidCnj
-from view_helpers import limit_lookups, note_lookup
+from view_helpers import charge_lookup, check_lookup_budget
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/processos/<path:numero>")
-@limit_lookups
 def process(numero):
     # Only staff may skip the cache and the store; for anyone else the parameter is ignored, not an error.
     # The session is read only when asked, so ordinary lookups stay cacheable (no `Vary: Cookie`).
     force = request.args.get("force_refresh") in ("1", "true") and auth.has_role("staff", "admin")
     try:
-        result = processes.lookup(numero, force_refresh=force)
+        result = processes.lookup(numero, force_refresh=force, before_provider=check_lookup_budget)
     except InvalidCnj as exc:
         return api_error(400, "invalid_cnj", exc.message, reason=exc.code)
     except processes.ProcessNotFound as exc:
-        note_lookup(exc.reached_provider)
+        charge_lookup(exc.reached_provider)
         return api_error(404, "not_found", exc.message)
     except processes.ProcessUnavailable as exc:
         return api_error(503, "upstream_unavailable", f"Não foi possível consultar agora: {exc.reason}. "
                          "Tente de novo mais tarde.", retry_after=exc.retry_after_s)
-    note_lookup(result.reached_provider)
+    charge_lookup(result.reached_provider)
     if force:
         audit.record("process_refresh", target=result.payload.cnj, via="api",
                      outcome="stale" if result.payload.stale else "ok")
-    return jsonify(result.payload.as_json())
+        response = _payload_response(result.payload)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    return _payload_response(result.payload)
+
+
+# The JSON of a stored version, encoded once per process: a stored process is the same bytes for everyone until
+# its next fetch, so a cache hit neither re-encodes it nor, with a matching If-None-Match, sends it at all.
+_bodies: LRUCache = LRUCache(maxsize=512)
+_bodies_lock = threading.Lock()
+
+
+def _payload_response(payload: processes.ProcessPayload):
+    version = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or ""))
+    etag = hashlib.blake2b(version.encode(), digest_size=12).hexdigest()
+    if etag in request.if_none_match:
+        response = current_app.response_class(status=304)
+    else:
+        with _bodies_lock:
+            body = _bodies.get(etag)
+        if body is None:
+            body = json.dumps(payload.as_json(), ensure_ascii=False, separators=(",", ":")).encode()
+            with _bodies_lock:
+                _bodies[etag] = body
+        response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(etag)
+    # Any cache may keep it, and must ask again (a 304 when nothing changed): a stored copy can change any minute.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/openapi.json")

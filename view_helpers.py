@@ -8,16 +8,26 @@ The route-inventory test walks the URL map and checks that every restricted rule
 from __future__ import annotations
 
 import functools
+import logging
+import math
+import time
 from urllib.parse import urlencode
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask.globals import request_ctx
 from flask_login import current_user
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 import errors
 from extensions import limiter
 from services import auth
 from services import cache as cache_service
+from utils.request_middleware import client_key
+
+log = logging.getLogger("portal.ratelimit")
 
 
 # -- role guards ---------------------------------------------------------------------------------------------
@@ -73,24 +83,50 @@ def _refusal(allowed: frozenset[str], fresh: bool):
     return None
 
 
-# -- the process lookup's rate limit -------------------------------------------------------------------------
-def _lookup_limit() -> str:
-    return current_app.config["LOOKUP_RATE_LIMIT"]
+# -- the process lookup's rate limit ------------------------------------------------------------------------
+# Checked only when a lookup is about to ask the provider (`processes.lookup(..., before_provider=...)`): a stored
+# answer costs the limiter nothing, and a "not found" the provider gave counts like any other answer.
+_LOOKUP_SCOPE = "lookup"
+_fallback_limiter = MovingWindowRateLimiter(MemoryStorage())  # this process's own while the shared storage fails
 
 
-def _reached_provider(response) -> bool:
-    """Only lookups that asked the provider count against the client's limit; stored answers are free."""
-    return bool(g.get("lookup_reached_provider"))
+def _on_lookup_limit(operation):
+    """`operation(strategy, limit, key)` on the shared limiter, or on this process's own while its storage fails
+    (Redis down: per-process limits, as Flask-Limiter does; see services.redis_connection)."""
+    limit, key = parse_limit(current_app.config["LOOKUP_RATE_LIMIT"]), client_key()
+    try:
+        return operation(limiter.limiter, limit, key)
+    except LookupLimitReached:
+        raise
+    except Exception as exc:
+        log.warning("lookup limit kept per process: its storage failed", extra={"reason": type(exc).__name__})
+        return operation(_fallback_limiter, limit, key)
 
 
-def note_lookup(reached_provider: bool) -> None:
-    """The view tells the limiter whether this lookup asked the provider (found or not found alike)."""
-    g.lookup_reached_provider = reached_provider
+def _refuse_if_spent(strategy, limit, key) -> None:
+    if not strategy.test(limit, _LOOKUP_SCOPE, key):
+        reset = strategy.get_window_stats(limit, _LOOKUP_SCOPE, key).reset_time
+        raise LookupLimitReached(max(1, math.ceil(reset - time.time())))
 
 
-# Lookups per client that reached the provider (LOOKUP_RATE_LIMIT); `force` variants always count.
-limit_lookups = limiter.limit(_lookup_limit, deduct_when=_reached_provider)
-limit_refreshes = limiter.limit(_lookup_limit)
+def check_lookup_budget() -> None:
+    """Before a lookup asks the provider: 429 with Retry-After when this client's LOOKUP_RATE_LIMIT is spent."""
+    _on_lookup_limit(_refuse_if_spent)
+
+
+def charge_lookup(reached_provider: bool) -> None:
+    """After a lookup: one provider call charged to this client when the provider answered it (found or not)."""
+    if reached_provider:
+        _on_lookup_limit(lambda strategy, limit, key: strategy.hit(limit, _LOOKUP_SCOPE, key))
+
+
+class LookupLimitReached(TooManyRequests):
+    def __init__(self, retry_after_s: int):
+        super().__init__(retry_after=retry_after_s)
+
+
+# A staff "atualizar agora" always asks the provider: it always counts.
+limit_refreshes = limiter.limit(lambda: current_app.config["LOOKUP_RATE_LIMIT"])
 
 
 # -- whole pages cached -----------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def percentiles(samples_s: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     # The app's own logging, to a scratch file: every attempt and rejection writes its JSON line, as in production.
-    json_log.configure("INFO", str(Path(tempfile.mkdtemp()) / "bench.log"), 10 * 1024 * 1024, 1)
+    json_log.configure("INFO", str(Path(tempfile.mkdtemp()) / "bench.log"))
     dependency = FakeDependency()
     settings = DependencySettings(base_url=dependency.url, breaker=BreakerConfig(minimum_calls=5),
                                   retry=RetryPolicy(max_attempts=1, deadline_s=5))

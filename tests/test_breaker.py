@@ -1,6 +1,5 @@
 """The circuit breaker's rules, on a controllable clock (research/resilience.md §8.1)."""
 import threading
-import time
 
 import pytest
 
@@ -82,16 +81,11 @@ def test_answers_such_as_404_are_successes(breaker, clock):  # B6: the caller re
     assert breaker.state == State.CLOSED
 
 
-def test_open_rejects_fast_and_counts(breaker, clock):  # B1
+def test_open_rejects_and_counts(breaker, clock):  # B1; how fast: bench/resilience_bench.py
     trip(breaker, clock)
-    durations = []
     for _ in range(10_000):
-        started = time.perf_counter()
         with pytest.raises(BreakerOpen) as rejected:
             breaker.acquire()
-        durations.append(time.perf_counter() - started)
-    durations.sort()
-    assert durations[int(len(durations) * 0.99)] < 0.002
     assert breaker.rejected == 10_000
     assert rejected.value.retry_after_s == pytest.approx(30)
 

@@ -165,7 +165,7 @@ def test_jittered_waits_stay_within_the_exponential_bounds(dependency):  # R3, i
     assert len(set(firsts)) > 20  # full jitter: spread, not one value
 
 
-def test_breaker_opens_then_10000_calls_reach_nobody_in_microseconds(dependency):  # B1, done-when
+def test_once_the_breaker_opens_10000_calls_reach_nobody(dependency):  # B1; their cost: bench/resilience_bench.py
     dependency.set("503")
     dep = make_dependency(dependency, retry=RetryPolicy(max_attempts=1, deadline_s=5))
     for _ in range(5):
@@ -173,16 +173,11 @@ def test_breaker_opens_then_10000_calls_reach_nobody_in_microseconds(dependency)
             dep.request("GET", "/thing")
     assert dep.breaker.state == State.OPEN
     before = dependency.count
-    durations = []
     for _ in range(10_000):
-        started = time.perf_counter()
         with pytest.raises(BreakerOpen):
             dep.request("GET", "/thing")
-        durations.append(time.perf_counter() - started)
     dep.close()
-    durations.sort()
     assert dependency.count == before
-    assert durations[int(len(durations) * 0.99)] < 0.002
 
 
 def test_nothing_is_retried_once_the_breaker_opens_mid_call(dependency):  # R2, per attempt

@@ -229,11 +229,19 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(client, log_lines):
 
 
 def test_log_to_stdout_when_no_log_file(make_app, capsys):
-    app = make_app({"LOG_FILE": ""})
+    app = make_app({"LOG_FILE": "", "LOG_FORMAT": "json"})
     capsys.readouterr()
     app.test_client().get("/", headers={"X-Request-ID": "req-stdout-check"})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert any(line.get("request_id") == "req-stdout-check" for line in lines)
+
+
+def test_a_developer_console_gets_one_short_masked_line_per_request(make_app, capsys):
+    app = make_app({"LOG_FILE": "", "APP_ENV": "development"})
+    capsys.readouterr()
+    app.test_client().get("/nao-existe/123.456.789-09")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("404 GET")]
+    assert len(lines) == 1 and lines[0].endswith(" ms") and "123.456.789-09" not in lines[0]
 
 
 @pytest.mark.parametrize(("status", "title", "code"), [

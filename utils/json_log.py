@@ -2,13 +2,22 @@
 
 Every record of the process goes through the root logger's single handler, with one formatter
 (`MaskingJsonFormatter`) and one filter (`RequestIdFilter`). json.dumps escapes CR, LF and quotes,
-so nothing a client sends can split or break a line.
+so nothing a client sends can split or break a line. In a serving process the request thread only queues
+the record; one writer thread formats and writes it (`configure(deferred=True)`). A LOG_FILE is appended to
+by every worker (one short write per line) and reopened when the platform's logrotate moves it; nothing here
+rotates. A developer's console (`make run`) gets a short readable line per request instead of JSON.
 """
 from __future__ import annotations
 
+import atexit
+import copy
 import logging
+import logging.handlers
+import os
+import queue
 import sys
 from contextvars import ContextVar
+from logging.handlers import QueueHandler, QueueListener
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -52,28 +61,98 @@ class MaskingJsonFormatter(JsonFormatter):
         return log_data
 
 
-def build_handler(log_file: str | None, max_bytes: int, backup_count: int) -> logging.Handler:
-    """A size-rotated file when `log_file` is set (safe with several worker processes), else stdout."""
-    if log_file:
-        from concurrent_log_handler import ConcurrentRotatingFileHandler
+class ConsoleFormatter(logging.Formatter):
+    """Development (`make run`): one short readable line per request, the other records as `LEVEL logger: message`.
 
-        handler = ConcurrentRotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backup_count,
-                                                encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stdout)
-    handler.set_name(HANDLER_NAME)
-    handler.setFormatter(MaskingJsonFormatter())
-    handler.addFilter(RequestIdFilter())
+    Values are masked as in the JSON lines: a developer's console is a log too.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "portal.access":
+            path = getattr(record, "route", None) or getattr(record, "path", None) or "-"
+            line = (f"{getattr(record, 'status', '-')} {getattr(record, 'method', '-')} {mask(str(path))} "
+                    f"{getattr(record, 'duration_ms', '-')} ms")
+        else:
+            line = f"{record.levelname} {record.name}: {mask(record.getMessage())}"
+        if record.exc_info:
+            line += "\n" + mask(self.formatException(record.exc_info))
+        return line
+
+
+class _DeferredQueueHandler(QueueHandler):
+    """Hands records to the writer thread as they are: formatting and masking happen there, off the request."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+
+def build_handler(log_file: str | None, readable: bool = False) -> logging.Handler:
+    """Where lines are written: `log_file` (appended, reopened when the platform's logrotate moves it), else stdout;
+    JSON, or the short readable form for a developer's console."""
+    handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8") if log_file \
+        else logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ConsoleFormatter() if readable else MaskingJsonFormatter())
     return handler
 
 
-def configure(level: str, log_file: str | None, max_bytes: int, backup_count: int) -> None:
-    """Install the JSON handler on the root logger, replacing one installed earlier by this function."""
+class _Writer:
+    """The process's one log writer thread; restarted after a fork (a forked child inherits no threads)."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+        self.listener: QueueListener | None = None
+        self.pid: int | None = None
+
+    def start(self, handler: logging.Handler) -> None:
+        self.stop()
+        self.queue = queue.Queue()
+        self.listener = QueueListener(self.queue, handler, respect_handler_level=False)
+        self.listener.start()
+        self.pid = os.getpid()
+
+    def stop(self) -> None:
+        if self.listener is not None and self.pid == os.getpid():
+            self.listener.stop()  # writes what is queued first
+            for handler in self.listener.handlers:
+                handler.close()
+        self.listener = None
+
+
+_writer = _Writer()
+atexit.register(_writer.stop)
+
+
+def flush() -> None:
+    """Wait until every record handed to the writer thread is written."""
+    if _writer.listener is not None and _writer.pid == os.getpid():
+        _writer.queue.join()
+
+
+def configure(level: str, log_file: str | None, readable: bool = False, deferred: bool = False) -> None:
+    """Install the portal's handler on the root logger, replacing one installed earlier by this function.
+
+    `deferred` (serving processes): the request thread only queues the record; one thread per process formats,
+    masks and writes it. Otherwise (tests, CLI commands) records are written as they are logged.
+    """
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
-    root.addHandler(build_handler(log_file, max_bytes, backup_count))
+    _writer.stop()
+    target = build_handler(log_file, readable)
+    if deferred:
+        _writer.start(target)
+        handler: logging.Handler = _DeferredQueueHandler(_writer.queue)
+    else:
+        handler = target
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())  # in the request's own thread: the ID is a context variable
+    root.addHandler(handler)
     root.setLevel(level)
     # The portal writes its own access line per request; the dev server's would repeat it unmasked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flask import current_app
 
 from services import cache as cache_service
+from services import resilience
 from services.cache import CacheLoadTimeout
 from services.processes import datajud, escavador, store
 from services.processes.contract import (
@@ -35,6 +37,7 @@ from services.processes.contract import (
     Unavailability,
 )
 from services.resilience import BreakerOpen, BulkheadFull, ClientRateLimited, DependencyUnavailable
+from services.resilience.breaker import State
 from utils import cnj
 
 log = logging.getLogger("portal.processes")
@@ -77,7 +80,11 @@ class _RefreshGate:
 _refresh_gate = _RefreshGate()
 
 
-def lookup(text: str, force_refresh: bool = False) -> LookupResult:
+def lookup(text: str, force_refresh: bool = False,
+           before_provider: Callable[[], None] | None = None) -> LookupResult:
+    """The process numbered `text`. `before_provider` is called only when the provider may be asked (the caller's
+    rate limit: answers from the cache or the stored copy never call it); whatever it raises ends the lookup. The
+    result's `reached_provider` (or ProcessNotFound's) says whether the provider answered this lookup."""
     number = cnj.parse(text)
     cache = cache_service.current()
     config = current_app.config
@@ -101,11 +108,22 @@ def lookup(text: str, force_refresh: bool = False) -> LookupResult:
         copy = _copy_while_refreshing(number, cached) if not force_refresh else None
         if copy is not None:
             return LookupResult(copy, reached_provider=False)
+        _spend(before_provider)
         return _ask_provider(number, cache)
     try:
+        _spend(before_provider)
         return _ask_provider(number, cache)
     finally:
         _refresh_gate.end(number)
+
+
+def _spend(before_provider: Callable[[], None] | None) -> None:
+    """Let the caller refuse the provider call (its budget), unless the breaker will refuse it (nothing is sent)."""
+    if before_provider is None:
+        return
+    if resilience.dependency(provider().NAME).breaker.state in (State.OPEN, State.FORCED_OPEN):
+        return
+    before_provider()
 
 
 def _copy_while_refreshing(number: str, cached: ProcessPayload | None) -> ProcessPayload | None:

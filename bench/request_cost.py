@@ -1,0 +1,73 @@
+"""What one request costs inside one process, without a server or a network: µs per request, per route.
+
+    .venv/bin/python bench/request_cost.py [--requests N] [--redis]
+
+Flask's test client against the app built as production builds it (a JSON log file, the limiter, metrics), a bare
+Flask route for scale, and a stored process (API and page) fetched once from a fake DataJud. The figures guide
+work on the request pipeline; the throughput figures of record are `make bench`'s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_datajud import FakeDataJud, load_documents  # noqa: E402
+
+NUMBER = "0022783-22.2017.8.08.0024"
+
+
+def per_request_us(client, path: str, requests: int, **kwargs) -> float:
+    for _ in range(50):
+        client.get(path, **kwargs)
+    started = time.perf_counter()
+    for _ in range(requests):
+        response = client.get(path, **kwargs)
+        if response.status_code >= 400:
+            raise SystemExit(f"{path} answered {response.status_code}")
+    return (time.perf_counter() - started) / requests * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--redis", action="store_true", help="use the Redis at 127.0.0.1:6379 (db 15)")
+    args = parser.parse_args()
+    fake = FakeDataJud(load_documents(ROOT.parent / "shared" / "fixtures" / "datajud"))
+    tmp = tempfile.mkdtemp(prefix="request-cost-")
+    os.environ.update(SESSION_SECRET="cost-" + "s" * 40, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
+                      LOG_FILE=f"{tmp}/portal.log", DATAJUD_BASE_URL=fake.url, LOOKUP_RATE_LIMIT="1000000/minute",
+                      MONITORING_COLLECTOR="false", SYNC_ENABLED="false")
+    if args.redis:
+        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    from flask import Flask
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    bare = Flask("bare")
+    bare.add_url_rule("/", "hello", lambda: "hello")
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    client.get(f"/api/v1/processos/{NUMBER}")  # fetched and stored once
+    rows = [("bare Flask route", per_request_us(bare.test_client(), "/", args.requests))]
+    for label, path in (("/health/live", "/health/live"), ("home page /", "/"), ("content page /servicos", "/servicos"),
+                        ("stored process, API", f"/api/v1/processos/{NUMBER}"),
+                        ("stored process, page", f"/processos/{NUMBER}")):
+        rows.append((label, per_request_us(client, path, args.requests)))
+    print(f"{'request':32} {'µs':>8} {'× bare':>7}")
+    for label, micros in rows:
+        print(f"{label:32} {micros:8.0f} {micros / rows[0][1]:7.1f}")
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
