@@ -110,6 +110,21 @@ def handle_database_error(exc: Exception):
     return render_error(503, DATABASE_MESSAGE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
 
+def release_session(_exc=None) -> None:
+    """At the end of every request, before Flask-SQLAlchemy's own teardown: hand the connection back. When the
+    database dropped it meanwhile (a restart under a finished request), the rollback of the close fails; the
+    connection is discarded instead, where that failure would otherwise escape the app as a bare 500."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        log.warning("database connection lost at the end of a request; discarded", extra={
+            "error": type(exc.orig or exc).__name__})
+        try:
+            db.session().invalidate()  # the session itself: the scoped proxy does not offer it
+        finally:
+            db.session.remove()
+
+
 def _rollback() -> None:
     try:
         db.session.rollback()
@@ -134,5 +149,6 @@ def init_app(app) -> None:
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(PoolTimeout, handle_database_error)
     app.register_error_handler(PendingRollbackError, handle_database_error)
+    app.teardown_appcontext(release_session)  # registered after db.init_app, so it runs before its teardown
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

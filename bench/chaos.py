@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import string
 import sys
 import time
@@ -166,7 +167,7 @@ def main() -> int:
                   or any(word.lower() in f.name.lower() for word in args.only)]
     run_started = time.monotonic()
     env = Environment(args.workers, args.threads)
-    results = []
+    results, load, records = [], None, None
     try:
         base = env.portal.url
         warm = Client(base, [])
@@ -179,6 +180,9 @@ def main() -> int:
         records = load.stop()
         acknowledged, missing = check_writes(env, records)
     finally:
+        if load is not None and records is None:
+            load.abort()
+            print(f"chaos: stopped early; the portal's logs are in {env.tmp}", file=sys.stderr)
         env.close()
     verdicts = chaos_faults.judge(results, records, errors_by_kind, args.workers)
     print_table(verdicts, records)
@@ -200,7 +204,10 @@ def main() -> int:
     save(verdicts, acknowledged, missing, args)
     for line in failed:
         print("FAILED:", line)
-    print("chaos: every fault survived" if not failed else f"chaos: {len(failed)} checks failed")
+    print("chaos: every fault survived" if not failed else f"chaos: {len(failed)} checks failed; the portal's logs "
+          f"are in {env.tmp}")
+    if not failed:
+        shutil.rmtree(env.tmp, ignore_errors=True)
     return 1 if failed else 0
 
 

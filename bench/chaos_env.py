@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,11 +143,21 @@ class Postgres:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+def snapshot(destination: Path) -> Path:
+    """A copy of this checkout's code: workers that gunicorn starts during the run (a killed one, a recycled one)
+    load the code the run began with, whatever happens to the working tree meanwhile."""
+    shutil.copytree(ROOT, destination, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "instance", "results", "__pycache__", ".pytest_cache", ".ruff_cache", "test-artifacts",
+        "node_modules"))
+    return destination
+
+
 class Portal:
-    """The portal from this checkout under gunicorn, production settings, 2 workers x 4 threads by default."""
+    """The portal from a snapshot of this checkout under gunicorn, production settings, 2 workers x 4 threads."""
 
     def __init__(self, tmp: Path, env: dict, workers: int, threads: int):
         self.tmp, self.workers = tmp, workers
+        self.root = snapshot(tmp / "portal")
         self.killed: int | None = None
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "APP_"))},
                     **env, "GUNICORN_THREADS": str(threads), "WEB_CONCURRENCY": str(workers)}
@@ -154,12 +165,13 @@ class Portal:
         for command, given in ((["db", "upgrade"], None),
                                (["users", "create", "--username", ADMIN_USER, "--role", "admin", "--password-stdin"],
                                 ADMIN_PASSWORD + "\n")):
-            done = subprocess.run([*flask, *command], cwd=ROOT, env=self.env, capture_output=True, input=given,
+            done = subprocess.run([*flask, *command], cwd=self.root, env=self.env, capture_output=True, input=given,
                                   text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"flask {' '.join(command[:2])} failed: {done.stderr.strip()[-2000:]}")
         self.log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 - open for the server's whole life
-        self.process, self.url = start_gunicorn("app:create_app()", self.env, workers, threads, log=self.log)
+        self.process, self.url = start_gunicorn("app:create_app()", self.env, workers, threads, log=self.log,
+                                                root=self.root)
         _wait(lambda: len(self.worker_pids()) == workers and _get_json(self.url + "/health/live"), 60,
               "every gunicorn worker up")
 
@@ -169,7 +181,10 @@ class Portal:
         return sorted(child.pid for child in psutil.Process(self.process.pid).children())
 
     def kill_worker(self) -> int:
-        self.killed = self.worker_pids()[0]
+        pids = self.worker_pids()
+        if not pids:
+            raise RuntimeError(f"gunicorn has no worker left: see {self.tmp / 'gunicorn.log'}")
+        self.killed = pids[0]
         os.kill(self.killed, signal.SIGKILL)
         return self.killed
 

@@ -199,6 +199,14 @@ class LoadRun:
         return sorted(records, key=lambda record: record.started)
 
 
+    def abort(self) -> None:
+        """Stop at once, records dropped (the run failed elsewhere)."""
+        self._stop.set()
+        for process in self._processes:
+            process.terminate()
+            process.join(5)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -258,12 +266,13 @@ def measure(url: str, seconds: int, connections: int) -> dict:
 
 
 def start_gunicorn(app: str, env: dict, workers: int, threads: int, worker_class: str = "gthread",
-                   log=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
-    """`app` under gunicorn (the project's gunicorn.conf.py) on a free loopback port, once it accepts connections."""
+                   log=subprocess.DEVNULL, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """`app` under gunicorn (the project's gunicorn.conf.py, from `root`) on a free loopback port, once it accepts
+    connections."""
     port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-k", worker_class,
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "-k", worker_class,
            "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", app]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=log)
     for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()

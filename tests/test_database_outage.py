@@ -114,3 +114,27 @@ def test_a_session_left_broken_by_a_lost_connection_is_a_503_with_its_trace_logg
     response = app.test_client().get("/__teste/sem-rollback")
     assert response.status_code == 503 and response.headers["Retry-After"] == "10"
     assert any(line["message"] == "session used after a failed transaction without a rollback" for line in log_lines())
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_under_a_finished_request_is_discarded_not_a_500(make_app, postgres_url, log_lines):
+    """The database restarting while a request still holds its transaction: the close's rollback fails."""
+    import psycopg
+    from sqlalchemy import text
+
+    app = make_app({"DATABASE_URL": postgres_url})
+
+    def read_then_lose_the_connection():
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar()  # a transaction is open
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        return "lido"
+
+    app.add_url_rule("/__teste/conexao-perdida", "lost", read_then_lose_the_connection)
+    client = app.test_client()
+    response = client.get("/__teste/conexao-perdida")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "lido"
+    assert any(line["message"] == "database connection lost at the end of a request; discarded"
+               for line in log_lines())
+    token = csrf_token_from(client.get("/avaliar/servicos").get_data(as_text=True))
+    assert client.post("/avaliar/servicos", data={"csrf_token": token, "helpful": "sim"}).status_code == 303
