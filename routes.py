@@ -63,15 +63,21 @@ def _titled_path_or_404(slug: str) -> tuple[str, str]:
 
 @bp.get("/consulta")
 def lookup_form():
-    """A GET form: a lookup changes nothing, so no CSRF token, and the result URL can be bookmarked."""
-    typed = request.args.get("numero", "").strip()
-    if not typed:
+    """A GET form: a lookup changes nothing, so no CSRF token, and the result URL can be bookmarked.
+
+    The first CNJ number in whatever was typed or pasted is taken ("Processo nº …", an en dash from a PDF);
+    the rest of the text becomes a notice on the process page, not an error."""
+    if "numero" not in request.args:
         return render_template("public/lookup.html", typed="", error=None)
+    typed = request.args.get("numero", "")
     try:
-        number = cnj.parse(typed)
+        found = cnj.find_first(typed)
     except cnj.InvalidCnj as exc:
-        return render_template("public/lookup.html", typed=typed[:100], error=exc.message), 400
-    return redirect(url_for("public.process_page", numero=cnj.format(number)), code=303)
+        return render_template("public/lookup.html", typed=typed.strip()[:cnj.MAX_FIND_INPUT_LENGTH],
+                               error=exc.message), 400
+    notice = "varios" if found.more_numbers else ("texto" if found.extra else None)
+    target = url_for("public.process_page", numero=cnj.format(found.digits), aviso=notice)
+    return redirect(target, code=303)
 
 
 @bp.get("/processos/<path:numero>")
@@ -88,18 +94,24 @@ def process_page(numero):
         html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
         return html, 503, {"Retry-After": str(max(1, retry_after))}
     charge_lookup(result.reached_provider)
-    return _process_html(result.payload)
+    notice = request.args.get("aviso")
+    return _process_html(result.payload, notice=notice if notice in PROCESS_NOTICES else None)
 
 
-def _process_html(payload: processes.ProcessPayload) -> str:
+# What the lookup form says about the text around the number it took (a fixed few: each is a cached variant).
+PROCESS_NOTICES = ("texto", "varios")
+
+
+def _process_html(payload: processes.ProcessPayload, notice: str | None = None) -> str:
     """The rendered page of one version of a process (its fetch time and staleness), cached like the data:
     the timeline of a long process is the costliest template of the portal, and it is the same for everyone."""
-    key = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or ""))
+    key = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or "",
+                    notice or ""))
     store = cache_service.current()
     entry = store.get(PROCESS_PAGE_NS, key)
     if entry is not None:
         return entry.value
-    html = render_template("public/process.html", process=payload, days=processes.days)
+    html = render_template("public/process.html", process=payload, days=processes.days, notice=notice)
     store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
     return html
 

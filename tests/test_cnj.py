@@ -243,3 +243,64 @@ def test_every_branch_of_justice_has_its_courts(j, tr, name):
 def test_the_military_justice_of_the_union_reads_with_its_article():
     with pytest.raises(cnj.InvalidCnj, match=r"^Este número é da Justiça Militar da União \(2ª CJM\);"):
         cnj.parse(_valid("0000001", "2024", "7", "02", "0001"))
+
+
+# find_first: the lookup form reads pasted text (an intimação, a PDF, an e-mail); parse stays strict for the API.
+
+@pytest.mark.parametrize(("text", "extra"), [
+    ("Processo nº 0022783-22.2017.8.08.0024", "Processo nº"),
+    ("Processo n. 0022783-22.2017.8.08.0024.", "Processo n"),
+    ("0022783\u201322.2017.8.08.0024", ""),  # en dash, as PDFs print it
+    ("0022783\u201422.2017.8.08.0024", ""),  # em dash
+    ("0022783\u221222.2017.8.08.0024", ""),  # minus sign
+    ("0022783\u2011 22.2017.8.08.0024", ""),  # non-breaking hyphen, space after it
+    ("  0022783 - 22 . 2017 . 8 . 08 . 0024  ", ""),
+    ("00227832220178080024", ""),
+    ("Autos 0022783-22.2017.8.08.0024 (ação de cobrança)", "Autos (ação de cobrança)"),
+    ("0022783-22.2017.808.0024", ""),  # a spelling only parse knows: the strict path still takes it
+])
+def test_find_first_takes_the_number_out_of_pasted_text(text, extra):
+    found = cnj.find_first(text)
+    assert found.digits == TJES
+    assert found.extra == extra
+    assert found.more_numbers == 0
+
+
+def test_find_first_takes_the_first_of_several_numbers():
+    found = cnj.find_first(f"0022783-22.2017.8.08.0024; {TJSP}")
+    assert found.digits == TJES
+    assert found.more_numbers == 1
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("Processo nº", "characters"),
+    ("12345", "length"),
+    ("Processo nº 0022783-22.2017", "length"),
+    ("Processo nº 0022783-23.2017.8.08.0024", "check_digits"),
+    (f"ver {TJSP}", "other_court"),
+    ("x" * 301, "length"),
+])
+def test_find_first_explains_what_is_missing(text, code):
+    with pytest.raises(cnj.InvalidCnj) as caught:
+        cnj.find_first(text)
+    assert caught.value.code == code
+    assert caught.value.message
+
+
+def test_find_first_says_what_to_type_when_there_is_no_number():
+    with pytest.raises(cnj.InvalidCnj, match="Não encontramos um número de processo"):
+        cnj.find_first("meu processo de despejo")
+
+
+def test_parse_stays_strict_about_surrounding_text():
+    for text in ("Processo nº 0022783-22.2017.8.08.0024", "0022783\u201322.2017.8.08.0024"):
+        with pytest.raises(cnj.InvalidCnj):
+            cnj.parse(text)
+
+
+def test_find_all_splits_a_line_of_several_numbers():
+    line = f"0022783-22.2017.8.08.0024;{TJSP} 00227832220178080024,0022783\u201322.2017.8.08.0024"
+    assert len(cnj.find_all(line)) == 4
+    assert cnj.find_all("nada aqui") == []

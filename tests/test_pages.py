@@ -169,3 +169,42 @@ def test_same_for_everyone_pages_are_rendered_once(app, client, monkeypatch):
     monkeypatch.undo()
     assert client.get("/nao-existe").status_code == 404  # unknown pages are never cached
     assert app.extensions["cache"].stats()["pages"]["hits"] == 1
+
+
+# The lookup form on a phone: pasted text is read, errors sit above the field and take the focus.
+
+@pytest.mark.parametrize(("typed", "notice"), [
+    ("0022783-22.2017.8.08.0024", None),
+    ("Processo nº 0022783-22.2017.8.08.0024", "texto"),
+    ("0022783\u201322.2017.8.08.0024", None),
+    ("0022783-22.2017.8.08.0024; 0022783-22.2017.8.08.0024", "varios"),
+])
+def test_lookup_takes_the_first_number_of_pasted_text(client, typed, notice):
+    response = client.get("/consulta", query_string={"numero": typed})
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith("/processos/0022783-22.2017.8.08.0024")
+    assert (f"aviso={notice}" in location) if notice else "aviso" not in location
+
+
+@pytest.mark.parametrize(("typed", "says"), [
+    ("", "Digite o número do processo"),
+    ("   ", "Digite o número do processo"),
+    ("meu processo", "Não encontramos um número de processo"),
+    ("0022783-23.2017.8.08.0024", "dígitos verificadores"),
+])
+def test_lookup_error_is_above_the_field_with_the_focus(client, typed, says):
+    response = client.get("/consulta", query_string={"numero": typed})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r"<title>Erro: ", html)
+    error_at, field_at = html.index('id="numero-erro"'), html.index('<input id="numero"')
+    assert error_at < field_at and says in html[error_at:field_at]
+    field = re.search(r'<input id="numero"[^>]*>', html).group(0)
+    assert " autofocus" in field and 'aria-invalid="true"' in field
+    assert 'aria-describedby="numero-erro numero-ajuda"' in field
+
+
+def test_lookup_without_a_submit_is_a_plain_form(client):
+    html = client.get("/consulta").get_data(as_text=True)
+    assert "<title>Consulta" in html and "autofocus" not in html and 'id="numero-erro"' not in html

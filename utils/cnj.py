@@ -5,6 +5,7 @@ Pure functions, no I/O. `parse` turns whatever a person typed into the 20 stored
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CNJ_DIGITS = 20
@@ -15,6 +16,16 @@ TJES_TRIBUNAL = "08"
 
 _DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() would let full-width and other scripts in
 _SEPARATORS = frozenset(".-/ ")
+# `find_first` reads pasted text (an intimação, a PDF, an e-mail): longer than a typed number, still bounded.
+MAX_FIND_INPUT_LENGTH = 300
+# Hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus, small and full-width
+# hyphen-minus: what PDFs and word processors put where a person typed "-".
+_DASHES = str.maketrans({ch: "-" for ch in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"})
+_GAP = r"[^\S\n]*[.\-/]?[^\S\n]*"  # one optional separator with spaces (not line breaks) around it
+# NNNNNNN-DD.AAAA.J.TR.OOOO in any of the spellings `parse` accepts, not inside a longer run of digits.
+_CNJ_SHAPE = re.compile(r"(?<![0-9])[0-9]{7}" + _GAP + r"[0-9]{2}" + _GAP + r"[0-9]{4}" + _GAP + r"[0-9]"
+                        + _GAP + r"[0-9]{2}" + _GAP + r"[0-9]{4}(?![0-9])")
+_ASCII_DIGIT_RUN = re.compile(r"[0-9]")
 
 
 class InvalidCnj(ValueError):
@@ -88,6 +99,10 @@ def _court_table() -> dict[tuple[str, str], tuple[str, str]]:
 _COURTS = _court_table()
 
 _MSG_EMPTY = "Digite o número do processo (número CNJ, com 20 dígitos)."
+_MSG_NO_NUMBER = ("Não encontramos um número de processo no texto. Digite o número CNJ, com 20 dígitos, "
+                  "por exemplo 0022783-22.2017.8.08.0024.")
+_MSG_TOO_LONG_TO_SEARCH = ("O texto é longo demais (mais de {limit} caracteres): cole só a linha com o número "
+                           "do processo.")
 _MSG_TOO_LONG = "O texto digitado é longo demais para um número de processo (o número CNJ tem 20 dígitos)."
 _MSG_CHARACTERS = ("O número CNJ só pode ter algarismos, separados ou não por pontos, hífens, barras ou espaços; "
                    "confira o que foi digitado.")
@@ -116,6 +131,52 @@ def parse(text: str | None) -> str:
     if not court.is_tjes:
         raise InvalidCnj("other_court", _MSG_OTHER_COURT.format(article=court.article, name=court.name))
     return digits
+
+
+@dataclass(frozen=True)
+class Found:
+    """The first CNJ-shaped number of a text, checked like `parse`, and what else the text held."""
+
+    digits: str  # the 20 digits
+    extra: str  # the text around the number, spaces collapsed ("" when the text was just the number)
+    more_numbers: int  # further CNJ-shaped numbers after it, not looked up
+
+
+def find_first(text: str | None) -> Found:
+    """The first CNJ-shaped number in `text` (pasted from an intimação, a PDF, an e-mail), or `InvalidCnj`.
+
+    Lenient where `parse` is strict: any dash, labels such as "Processo nº" and other words around the
+    number are allowed; they come back in `extra`, for the page to mention. The number found is checked
+    exactly as `parse` checks it (check digits, court). With no CNJ-shaped number at all, the error is the
+    one `parse` gives for a text of only digits and separators (wrong length…), else "no number found".
+    """
+    if text is None or not text.strip():
+        raise InvalidCnj("empty", _MSG_EMPTY)
+    if len(text) > MAX_FIND_INPUT_LENGTH:
+        raise InvalidCnj("length", _MSG_TOO_LONG_TO_SEARCH.format(limit=MAX_FIND_INPUT_LENGTH))
+    normalised = text.translate(_DASHES)
+    matches = list(_CNJ_SHAPE.finditer(normalised))
+    if not matches:
+        stripped = normalised.strip()
+        if len(stripped) <= MAX_INPUT_LENGTH and all(ch in _DIGITS or ch in _SEPARATORS for ch in stripped):
+            parse(stripped)  # raises the precise reason (length, …)
+        if _ASCII_DIGIT_RUN.search(normalised) is None:
+            raise InvalidCnj("characters", _MSG_NO_NUMBER)
+        digits = "".join(ch for ch in normalised if ch in _DIGITS)
+        if len(digits) < CNJ_DIGITS:
+            raise InvalidCnj("length", f"O número CNJ tem 20 dígitos; encontramos {len(digits)} no texto.")
+        raise InvalidCnj("characters", _MSG_NO_NUMBER)
+    first = matches[0]
+    digits = parse(first.group(0))
+    extra = " ".join((normalised[:first.start()] + " " + normalised[first.end():]).split())
+    return Found(digits=digits, extra=extra.strip(" .,;:"), more_numbers=len(matches) - 1)
+
+
+def find_all(text: str | None) -> list[str]:
+    """Every CNJ-shaped piece of `text`, in order, as written (unchecked): for lists such as a staff paste."""
+    if not text:
+        return []
+    return [match.group(0) for match in _CNJ_SHAPE.finditer(text.translate(_DASHES))]
 
 
 def format(cnj20: str) -> str:  # shadows the builtin on purpose: callers write `cnj.format(...)`

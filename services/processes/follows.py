@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,11 +47,25 @@ class TooManyNumbers(ValueError):
     pass
 
 
+def pasted_items(text: str | None) -> list[str]:
+    """The numbers of a paste, in order: one or more per line, separated by ";", "," or spaces.
+
+    A piece of a line that holds no CNJ-shaped number is kept whole, so that it gets its own verdict."""
+    items = []
+    for line in (text or "").splitlines():
+        for chunk in re.split(r"[;,]", line):
+            chunk = chunk.strip()
+            if not chunk:
+                continue
+            items.extend(cnj.find_all(chunk) or [chunk])
+    return items
+
+
 def follow_many(text: str, user_id: int | None, _attempt: int = 0) -> list[Verdict]:
-    """One verdict per non-empty line; all valid new numbers are added in one transaction."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    """One verdict per number (several per line allowed); all valid new numbers are added in one transaction."""
+    lines = pasted_items(text)
     if len(lines) > MAX_NUMBERS_PER_PASTE:
-        raise TooManyNumbers(f"Cole até {MAX_NUMBERS_PER_PASTE} números por vez; foram {len(lines)} linhas. "
+        raise TooManyNumbers(f"Cole até {MAX_NUMBERS_PER_PASTE} números por vez; foram {len(lines)}. "
                              "Nenhum número foi adicionado.")
     already = set(db.session.scalars(select(FollowedProcess.cnj)))
     verdicts, seen = [], set()
