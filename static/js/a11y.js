@@ -30,6 +30,8 @@
     var target = document.getElementById(TARGETS[key]);
     if (!target) { return false; }
     if (key === "2") {
+      var menu = target.querySelector("details");
+      if (menu && !menu.open) { menu.open = true; }
       var firstLink = target.querySelector("a");
       if (firstLink) { target = firstLink; }
     }
@@ -46,6 +48,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) { el.hidden = false; });
+
+    /* Wide screens show the menu open; CSS does it where ::details-content is supported, this everywhere else. */
+    var menu = document.querySelector(".site-nav__menu");
+    if (menu && window.matchMedia && window.matchMedia("(min-width: 48rem)").matches) { menu.open = true; }
 
     var contrast = document.getElementById("alto-contraste");
     if (contrast) {

@@ -1,0 +1,153 @@
+"""Citizen journeys on a phone (issue 12), in a real browser: 390 px and 1366 px wide, 200 % zoom, without JavaScript.
+
+Each journey checks what a person on a phone meets first (the heading on the first screen, an error above the field,
+the summary of a process) and runs axe at 0 serious/critical. Screenshots go to $JOURNEY_SCREENSHOTS (default: a
+directory under the system's temporary directory), never into the repository.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import gunicorn_portal
+from tests.fake_datajud import FakeDataJud, load_documents
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATAJUD = ROOT.parent / "shared" / "fixtures" / "datajud"
+SHOTS = Path(os.environ.get("JOURNEY_SCREENSHOTS") or Path(tempfile.gettempdir()) / "portal-journeys")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+ZOOM_200 = {"width": 683, "height": 450}  # 1366×900 at 200 %: the same CSS pixels
+WIDTHS = {"390": PHONE, "1366": DESKTOP}
+TJES_FIXTURE = "0022783-22.2017.8.08.0024"
+
+
+@pytest.fixture(scope="module")
+def datajud():
+    documents = load_documents(SHARED_DATAJUD) if SHARED_DATAJUD.is_dir() else {}
+    fake = FakeDataJud(documents)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, sqlite_template, datajud):
+    with gunicorn_portal(tmp_path_factory.mktemp("journeys"), sqlite_template, DATAJUD_BASE_URL=datajud.url) as url:
+        yield url
+
+
+def _open(browser, viewport, javascript=True):
+    return browser.new_context(locale="pt-BR", viewport=viewport, java_script_enabled=javascript)
+
+
+def _shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def _sideways(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def _serious_axe_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _top(page, selector) -> float:
+    return page.locator(selector).first.evaluate("e => e.getBoundingClientRect().top + window.scrollY")
+
+
+# Home and phone chrome
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_home_puts_the_tasks_on_the_first_screen(server, browser, width):
+    viewport = WIDTHS[width]
+    context = _open(browser, viewport)
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        tasks = page.locator(".tasks a")
+        assert tasks.count() == 5
+        names = [re.sub(r"\s+", " ", tasks.nth(i).inner_text()) for i in range(5)]
+        assert names[0].startswith("Consultar processo") and names[-1].startswith("Golpes")
+        # The heading and the first task are on the first screen, not under the chrome.
+        assert _top(page, "h1") < viewport["height"] / 3
+        first_task = tasks.first.bounding_box()
+        assert first_task["y"] + first_task["height"] <= viewport["height"]
+        assert page.get_by_role("link", name=re.compile(r"^Consultar processo")).first.is_visible()
+        assert _sideways(page) <= 0
+        _shot(page, f"inicio-{width}px")
+        assert _serious_axe_violations(page) == []
+    finally:
+        context.close()
+
+
+def test_phone_menu_folds_behind_a_menu_button_without_javascript(server, browser):
+    context = _open(browser, PHONE, javascript=False)
+    try:
+        page = context.new_page()
+        page.goto(server + "/a-vara")
+        menu_link = page.locator("#menu a", has_text="Serviços")
+        assert not menu_link.is_visible()
+        assert not page.locator(".a11y-bar__shortcuts").first.is_visible() or \
+            page.locator(".a11y-bar__shortcuts").first.bounding_box()["height"] <= 1
+        _shot(page, "menu-fechado-390px-sem-js")
+        page.get_by_text("Menu", exact=True).click()
+        assert menu_link.is_visible()
+        _shot(page, "menu-aberto-390px-sem-js")
+        menu_link.click()
+        assert page.url.endswith("/servicos")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_wide_screen_menu_is_always_open(server, browser, javascript):
+    context = _open(browser, DESKTOP, javascript=javascript)
+    try:
+        page = context.new_page()
+        page.goto(server + "/a-vara")
+        assert page.locator("#menu a", has_text="Serviços").is_visible()
+        assert not page.get_by_text("Menu", exact=True).is_visible()
+        assert page.locator(".a11y-bar__shortcuts a").first.is_visible()
+    finally:
+        context.close()
+
+
+def test_phone_accesskey_hints_show_on_focus(server, browser):
+    context = _open(browser, PHONE)
+    try:
+        page = context.new_page()
+        page.goto(server + "/a-vara")
+        shortcuts = page.locator(".a11y-bar__shortcuts")
+        assert shortcuts.bounding_box()["height"] <= 1
+        page.keyboard.press("Tab")  # the skip link
+        page.keyboard.press("Tab")  # the first hint
+        assert shortcuts.bounding_box()["height"] > 10
+        page.keyboard.press("Alt+2")
+        assert page.evaluate("document.activeElement.closest('#menu') !== null")
+        assert page.locator("#menu a", has_text="Serviços").is_visible()
+    finally:
+        context.close()
+
+
+def test_zoom_200_home_reflows(server, browser):
+    context = browser.new_context(locale="pt-BR", viewport=ZOOM_200, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        assert _sideways(page) <= 0
+        assert _top(page, "h1") < ZOOM_200["height"]
+        _shot(page, "inicio-zoom200")
+    finally:
+        context.close()
