@@ -22,6 +22,7 @@ DATAJUD_503S = frozenset({"lookup_unseen"})  # the documented 503: a never-store
 DATABASE_503S = frozenset({"write", "lookup_unseen", "lookup_stored", "assistant", "dashboard", "login", "login_form"})
 CUT_OFF_S = 2.0  # a source failing outright is cut off by its breaker within this long (issue 18)
 SETTLE_S = 2.5
+IN_FLIGHT_S = 1.0
 
 
 @dataclass
@@ -268,7 +269,7 @@ def run_phase(env, fault: Fault) -> Phase:
             break
         time.sleep(0.2)
     time.sleep(SETTLE_S)
-    ended = time.time() - 1  # requests sent in the last second may still be running when the next fault starts
+    ended = time.time() - IN_FLIGHT_S  # requests sent in the last second may be running when the next fault starts
     after = _source_count(env, fault.source)
     # A fake that was stopped and started again counts from zero.
     calls = None if before is None or after is None else after - before if after >= before else after
@@ -291,7 +292,9 @@ def judge(phases: list[Phase], records, errors_by_kind, workers: int) -> list[di
     verdicts = []
     for phase in phases:
         fault, problems = phase.fault, []
-        window = [r for r in records if phase.started <= r.started < phase.ended]
+        # From a second before the injection (requests in flight when it happened answer under it) to a second
+        # before the end of the settling time: the windows of consecutive faults meet.
+        window = [r for r in records if phase.started - IN_FLIGHT_S <= r.started < phase.ended]
         lasting = [r for r in window if r.started < phase.cleared + 1]
         errors = errors_by_kind(window)
         for kind, count in errors.items():
@@ -328,7 +331,7 @@ def judge(phases: list[Phase], records, errors_by_kind, workers: int) -> list[di
         verdict = {"fault": fault.name, "seconds": phase.cleared - phase.started, "requests": row["requests"],
                    "errors": errors, "source_calls": "-" if phase.source_calls is None else phase.source_calls,
                    "p99_home": home["p99_ms"], "p99_all": row["p99_ms"], "cut_off_s": cut, "recovery_s": recovery,
-                   "problems": problems, "window": (phase.started, phase.ended)}
+                   "problems": problems, "window": (phase.started - IN_FLIGHT_S, phase.ended)}
         if fault.acceptance:
             verdict["acceptance"] = acceptance(phase, records, base_home, problems)
         verdicts.append(verdict)
