@@ -16,6 +16,7 @@ import markdown
 import yaml
 from flask import current_app
 from markdown.extensions.toc import slugify_unicode
+from markupsafe import escape
 
 HOME_SLUG = "inicio"
 FAQ_SLUG = "perguntas-frequentes"
@@ -73,6 +74,8 @@ class Fact:
     source_title: str | None
     verified_on: date | None
     note: str | None
+    note_html: str | None = None  # the note as Markdown (named links), phone numbers as tel: links
+    value_html: str | None = None  # the value escaped, phone numbers as tel: links
 
     @property
     def confirmed(self) -> bool:
@@ -110,6 +113,36 @@ def _render(text: str, origin: str) -> str:
                              extension_configs={"toc": {"slugify": slugify_unicode}})
 
 
+# Phone numbers as Brazilians write them in the content: 0800 lines, (DD) NNNN-NNNN, and the public services' short
+# numbers (129 Defensoria, 180 Central da Mulher, 190 Polícia Militar) where they stand alone.
+_PHONE = re.compile(r"(?<![\w/#:.-])(0800[ .]?\d{3}[ .]?\d{4}|\(\d{2}\) ?\d{4,5}-\d{4}|(?:129|180|190)(?![\w/]))")
+
+
+def phone_links(html: str) -> str:
+    """`html` (already safe) with every phone number in its text made a tel: link; text inside tags is left alone."""
+    parts = re.split(r"(<[^>]+>)", html)
+    inside_link = False
+    for index, part in enumerate(parts):
+        if part.startswith("<"):
+            if re.match(r"<a\b", part):
+                inside_link = True
+            elif part.startswith("</a"):
+                inside_link = False
+            continue
+        if not inside_link:
+            parts[index] = _PHONE.sub(
+                lambda m: f'<a href="tel:{re.sub(r"[^0-9]", "", m.group(1))}">{m.group(1)}</a>', part)
+    return "".join(parts)
+
+
+def _inline(text: str, origin: str) -> str:
+    """One Markdown paragraph without its <p>, phone numbers linked."""
+    html = _render(text, origin).strip()
+    if html.startswith("<p>") and html.endswith("</p>"):
+        html = html[3:-4]
+    return phone_links(html)
+
+
 def _plain(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
@@ -140,7 +173,7 @@ def _load_page(path: Path) -> Page:
     missing = [name for name in _PAGE_FIELDS if post.get(name) in (None, "")]
     if missing:
         raise ContentError(f"{path.name}: missing front matter field(s): {', '.join(missing)}")
-    html = _render(post.content, path.name)
+    html = phone_links(_render(post.content, path.name))
     return Page(
         slug=path.stem, title=str(post["title"]), summary=str(post["summary"]),
         nav_title=str(post["nav_title"]), nav_order=int(post["nav_order"]),
@@ -165,7 +198,7 @@ def _load_faq(path: Path) -> tuple[FaqEntry, ...]:
         if raw["id"] in seen:
             raise ContentError(f"{origin}: duplicate id {raw['id']!r}")
         seen.add(raw["id"])
-        html = _render(str(raw["answer"]), origin)
+        html = phone_links(_render(str(raw["answer"]), origin))
         entries.append(FaqEntry(str(raw["id"]), str(raw["question"]), html, _plain(html), raw.get("page"),
                                 _sources(raw.get("sources"), origin)))
     return tuple(entries)
@@ -184,6 +217,8 @@ def _load_unit(path: Path) -> Unit:
             source_url=item.get("source_url"), source_title=item.get("source_title"),
             verified_on=_date(item["verified_on"], origin, "verified_on") if item.get("verified_on") else None,
             note=item.get("note"),
+            note_html=_inline(str(item["note"]), origin) if item.get("note") else None,
+            value_html=None if value is None else phone_links(str(escape(str(value)))),
         ))
     for name in ("name", "court", "catalog_url"):
         if not raw.get(name):

@@ -151,3 +151,41 @@ def test_zoom_200_home_reflows(server, browser):
         _shot(page, "inicio-zoom200")
     finally:
         context.close()
+
+
+# Reaching the court
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_contact_shows_the_unit_card_first_with_phone_links(server, browser, width):
+    viewport = WIDTHS[width]
+    context = _open(browser, viewport)
+    try:
+        page = context.new_page()
+        page.goto(server + "/contato")
+        card = page.locator(".unit-card")
+        assert _top(page, ".unit-card") < _top(page, ".prose")
+        assert card.locator('a[href="tel:08009702442"]').is_visible()
+        assert card.get_by_role("link", name="página da Ouvidoria do TJES").first.is_visible()
+        assert _sideways(page) <= 0
+        _shot(page, f"contato-{width}px")
+        card.scroll_into_view_if_needed()
+        _shot(page, f"contato-ficha-{width}px")
+        assert _serious_axe_violations(page) == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_services_step_by_step_to_follow_a_process(server, browser, width):
+    context = _open(browser, WIDTHS[width])
+    try:
+        page = context.new_page()
+        page.goto(server + "/servicos#acompanhar-um-processo-passo-a-passo")
+        steps = page.locator("#acompanhar-um-processo-passo-a-passo + ol > li")
+        assert steps.count() == 4
+        _shot(page, f"servicos-passo-a-passo-{width}px")
+        steps.nth(1).get_by_role("link", name="consulta de processos").click()
+        assert page.url.endswith("/consulta")
+        assert _sideways(page) <= 0
+    finally:
+        context.close()

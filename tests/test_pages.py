@@ -62,7 +62,9 @@ def test_contact_shows_sources_and_marks_the_unconfirmed(app, client):
     assert confirmed and unconfirmed
     assert html.count("Não confirmado") == len(unconfirmed)
     assert html.count("verificado em") == len(confirmed)
-    assert html.count(f'href="{unit.catalog_url}">catálogo de telefones do TJES') == len(unconfirmed)
+    # The link says what it opens: the Ouvidoria's page (where the catalogue is), not "the catalogue".
+    assert html.count(f'href="{unit.catalog_url}">página da Ouvidoria do TJES') == len(unconfirmed)
+    assert "catálogo de telefones do TJES</a>" not in html
     for fact in confirmed:
         assert fact.source_url in html
 
@@ -208,3 +210,69 @@ def test_lookup_error_is_above_the_field_with_the_focus(client, typed, says):
 def test_lookup_without_a_submit_is_a_plain_form(client):
     html = client.get("/consulta").get_data(as_text=True)
     assert "<title>Consulta" in html and "autofocus" not in html and 'id="numero-erro"' not in html
+
+
+# Reaching the court: the unit card first, every phone number a tel: link, TJES links over https, named links in notes.
+
+def test_contact_puts_the_unit_card_before_the_text(client):
+    html = client.get("/contato").get_data(as_text=True)
+    assert html.index('id="ficha-titulo"') < html.index('id="primeiro-caminho-balcão-virtual"')
+
+
+@pytest.mark.parametrize(("path", "number"), [
+    ("/contato", "08009702442"), ("/servicos", "129"), ("/servicos", "190"), ("/servicos", "180"),
+    ("/a-vara", "190"), ("/perguntas-frequentes", "129"), ("/privacidade", "08009702442"),
+])
+def test_phone_numbers_are_tel_links(client, path, number):
+    html = client.get(path).get_data(as_text=True)
+    assert f'href="tel:{number}"' in html
+
+
+def test_no_phone_number_is_left_as_plain_text(app):
+    with app.app_context():
+        loaded = content.current()
+    texts = [page.html for page in loaded.pages.values()] + [entry.answer_html for entry in loaded.faq]
+    texts += [fact.value_html or "" for fact in loaded.unit.facts]
+    texts += [fact.note_html or "" for fact in loaded.unit.facts]
+    phone = re.compile(r"(?<![\w/.-])(0800 970 2442|129|180|190)(?!\w)")
+    for html in texts:
+        plain = re.sub(r"<[^>]+>", " ", re.sub(r"<a\b[^>]*>.*?</a>", "", html))
+        assert not phone.search(plain), html[:200]
+
+
+def test_tjes_links_use_https_and_notes_have_no_raw_urls(app):
+    with app.app_context():
+        loaded = content.current()
+    everything = " ".join([page.html for page in loaded.pages.values()] + [e.answer_html for e in loaded.faq]
+                          + [s.url for page in loaded.pages.values() for s in page.sources]
+                          + [s.url for e in loaded.faq for s in e.sources])
+    assert "http://www.tjes.jus.br" not in everything
+    for fact in loaded.unit.facts:
+        if fact.note_html:
+            assert not re.search(r"(?<![\"=])https?://", re.sub(r"<a\b[^>]*>", "", fact.note_html)), fact.key
+
+
+def test_services_has_the_follow_a_process_steps(client):
+    html = client.get("/servicos").get_data(as_text=True)
+    section = html[html.index('id="acompanhar-um-processo-passo-a-passo"'):html.index('id="consulta-processual"')]
+    for must in ('href="/consulta"', "Consulta pública de 1º Grau", "balcao-virtual", "número CNJ", "intimação"):
+        assert must in section
+
+
+def test_home_offers_the_task_shortcuts_first(client):
+    html = client.get("/").get_data(as_text=True)
+    tasks = html[html.index('class="tasks"'):]
+    assert html.index('class="tasks"') < html.index('class="lead"')
+    for label in ("Consultar processo", "Falar com a vara", "Defensoria Pública", "Plantão e urgência", "Golpes"):
+        assert label in tasks[:2000]
+
+
+def test_every_task_shortcut_lands_on_its_section(client):
+    html = client.get("/").get_data(as_text=True)
+    tasks = html[html.index('class="tasks"'):html.index("</nav>", html.index('class="tasks"'))]
+    for target in re.findall(r'href="([^"]+)"', tasks):
+        path, _, anchor = target.partition("#")
+        page = client.get(path)
+        assert page.status_code == 200, target
+        if anchor:
+            assert f'id="{anchor}"' in page.get_data(as_text=True), target
