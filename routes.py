@@ -111,7 +111,9 @@ def _process_html(payload: processes.ProcessPayload, notice: str | None = None) 
     entry = store.get(PROCESS_PAGE_NS, key)
     if entry is not None:
         return entry.value
-    html = render_template("public/process.html", process=payload, days=processes.days, notice=notice)
+    html = render_template("public/process.html", process=payload, days=processes.days, notice=notice,
+                           summary=processes.summarize(payload.instances), by_year=processes.by_year,
+                           movement_label=processes.movement_label)
     store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
     return html
 

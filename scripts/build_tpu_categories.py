@@ -48,7 +48,7 @@ EXPLANATIONS = {
               "à unidade que vai cuidar dele.",
     "com_o_juiz": "O processo foi enviado ao juiz para análise, e não há prazo fixo para a resposta.",
     "despacho": "O juiz deu uma ordem para o processo andar, sem decidir a questão discutida.",
-    "decisao": "O juiz decidiu uma questão no curso do processo; o nome oficial, ao lado, diz qual.",
+    "decisao": "O juiz decidiu uma questão no curso do processo; o nome oficial, logo acima, diz qual.",
     "sentenca": "Houve um julgamento (sentença do juiz ou acórdão do Tribunal), o que por si só não diz quem ganhou: "
                 "converse com seu advogado ou com a Defensoria Pública sobre os próximos passos e os prazos.",
     "audiencia": "Há um registro sobre uma audiência ou sessão de conciliação ou mediação (marcada, realizada, "
@@ -61,7 +61,7 @@ EXPLANATIONS = {
                "recurso; o motivo, quando informado, aparece no detalhe.",
     "encerramento": "Foi registrada uma etapa final: a decisão não admite mais recurso (trânsito em julgado) ou o "
                     "processo foi baixado ou arquivado definitivamente.",
-    "outros": "Outro andamento registrado pelo tribunal; o nome oficial aparece ao lado.",
+    "outros": "Outro andamento registrado pelo tribunal; o nome oficial aparece logo acima.",
 }
 
 # code -> (name in the CSV, category). The walk takes the nearest of these above a code, so a specific rule wins over

@@ -189,3 +189,28 @@ def test_services_step_by_step_to_follow_a_process(server, browser, width):
         assert _sideways(page) <= 0
     finally:
         context.close()
+
+
+# The process page
+
+needs_fixtures = pytest.mark.skipif(not SHARED_DATAJUD.is_dir(), reason="shared DataJud fixtures not present")
+
+
+@needs_fixtures
+@pytest.mark.parametrize("width", WIDTHS)
+def test_process_page_starts_with_a_summary(server, browser, width):
+    viewport = WIDTHS[width]
+    context = _open(browser, viewport)
+    try:
+        page = context.new_page()
+        page.goto(server + f"/processos/{TJES_FIXTURE}")
+        summary = page.locator(".process-summary")
+        assert _top(page, ".process-summary") < viewport["height"]
+        text = summary.inner_text()
+        assert "Onde está agora" in text and "Última movimentação" in text
+        assert re.search(r"há \d+ (dias|meses|anos)|hoje|ontem", text)
+        _shot(page, f"processo-resumo-{width}px")
+        assert _sideways(page) <= 0
+        assert _serious_axe_violations(page) == []
+    finally:
+        context.close()

@@ -9,6 +9,7 @@ This package owns the whole process capability:
 - `escavador` — Escavador's API v2 client and parser (the provider when `ESCAVADOR_API_KEY` is set);
 - `calls` — the requests a provider actually sent, counted for the sync's daily budget;
 - `timeline` — movement codes walked up CNJ's movement table to plain-language categories, and the page's days;
+- `summary` — what the process page says first: where the process is now, its latest movement, how long ago;
 - `follows` — the staff's follow list; `sync` — the background refresh of followed processes, and retention.
 """
 from services.processes.contract import (
@@ -22,8 +23,9 @@ from services.processes.contract import (
     provider_label,
 )
 from services.processes.lookup import CACHE_NS, FETCH_NS, lookup, provider, refresh
+from services.processes.summary import by_year, movement_label, summarize
 from services.processes.timeline import days
 
 __all__ = ["CACHE_NS", "FETCH_NS", "FetchOutcome", "FetchStatus", "LookupResult", "ProcessNotFound",
-           "ProcessPayload", "ProcessUnavailable", "Unavailability", "days", "lookup", "provider", "provider_label",
-           "refresh"]
+           "ProcessPayload", "ProcessUnavailable", "Unavailability", "by_year", "days", "lookup", "movement_label",
+           "provider", "provider_label", "refresh", "summarize"]
