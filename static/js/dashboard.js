@@ -35,6 +35,9 @@
     ms: function (v) { return decimal(v, 1) + " ms"; },
     time: dateTime,
     health: function (v) { return HEALTH[v] || v; },
+    alerts: function (v) {
+      return v === 0 ? "nenhum alerta aberto" : (v === 1 ? "1 alerta aberto" : v + " alertas abertos");
+    },
     backend: function (v) { return v === "redis" ? "Redis" : "memória"; },
     text: function (v) { return String(v); },
     sum: function (v) {
@@ -189,6 +192,42 @@
     holder.appendChild(table);
   }
 
+  /* Points on a time axis, {x: ms, y: value}; a pause in the samples longer than three usual intervals becomes a
+     gap in the line (a null point), so the chart never draws across a time with no data. */
+  function timePoints(points) {
+    var steps = [];
+    for (var i = 1; i < points.length; i++) { steps.push(points[i][0] - points[i - 1][0]); }
+    steps.sort(function (a, b) { return a - b; });
+    var usual = steps.length ? steps[Math.floor(steps.length / 2)] : 0;
+    var out = [];
+    points.forEach(function (p, index) {
+      if (index > 0 && usual > 0 && p[0] - points[index - 1][0] > 3 * usual) {
+        out.push({ x: (points[index - 1][0] + usual) * 1000, y: null });
+      }
+      out.push({ x: p[0] * 1000, y: p[1] });
+    });
+    return out;
+  }
+
+  function emptyReason(points) {
+    if (!points.length) { return "Ainda não há amostras: o coletor grava uma a cada 30 segundos depois que o portal inicia."; }
+    if (points.every(function (p) { return p[1] === null; })) {
+      return "Sem valores neste período: nada foi medido nas amostras (por exemplo, nenhuma consulta ou pedido no intervalo).";
+    }
+    return "";
+  }
+
+  function showEmpty(figure, reason) {
+    var note = figure.querySelector(".chart__empty");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "chart__empty small";
+      figure.querySelector(".chart__canvas").insertAdjacentElement("beforebegin", note);
+    }
+    note.textContent = reason;
+    note.hidden = !reason;
+  }
+
   function drawCharts() {
     document.querySelectorAll("figure.chart").forEach(function (figure) {
       var name = figure.getAttribute("data-metric");
@@ -198,22 +237,29 @@
         .then(function (data) {
           var points = data.points || [];
           renderTable(figure, points, unit);
+          var reason = emptyReason(points);
+          showEmpty(figure, reason);
           if (!window.Chart) { return; }
-          var labels = points.map(function (p) { return clock(p[0]); });
-          var values = points.map(function (p) { return p[1]; });
+          var data = timePoints(points);
           if (charts[name]) {
-            charts[name].data.labels = labels;
-            charts[name].data.datasets[0].data = values;
+            charts[name].data.datasets[0].data = data;
             charts[name].update("none");
             return;
           }
+          /* No date adapter is vendored: a linear axis of timestamps, its ticks written as hh:mm. Straight segments
+             (no smoothing) and no line across gaps; a lone sample shows as a dot. */
           charts[name] = new window.Chart(figure.querySelector("canvas"), {
             type: "line",
-            data: { labels: labels, datasets: [{ label: figure.querySelector("figcaption").textContent,
-                                                 data: values, borderColor: "#0b3d68", borderWidth: 2,
-                                                 pointRadius: 0, tension: 0.2, spanGaps: true }] },
-            options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } },
-                       scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6 } } } }
+            data: { datasets: [{ label: figure.querySelector("figcaption").textContent,
+                                 data: data, borderColor: "#0b3d68", backgroundColor: "#0b3d68", borderWidth: 2,
+                                 pointRadius: 2, tension: 0, spanGaps: false }] },
+            options: { animation: false, maintainAspectRatio: false,
+                       plugins: { legend: { display: false },
+                                  tooltip: { callbacks: { title: function (items) {
+                                    return items.length ? dateTime(items[0].parsed.x / 1000) : ""; } } } },
+                       scales: { y: { beginAtZero: true },
+                                 x: { type: "linear", ticks: { maxTicksLimit: 6,
+                                      callback: function (value) { return clock(value / 1000); } } } } }
           });
         })
         .catch(function () { /* the table keeps its last figures */ });
