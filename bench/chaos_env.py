@@ -219,7 +219,7 @@ class Environment:
     def portal_env(self) -> dict:
         return {
             "APP_ENV": "production", "SESSION_SECRET": secrets.token_urlsafe(48), "DATABASE_URL": self.postgres.url,
-            "REDIS_URL": self.redis.url, "LOG_FILE": str(self.tmp / "portal.log"), "LOG_MAX_BYTES": str(1 << 30),
+            "REDIS_URL": self.redis.url, "LOG_FILE": str(self.tmp / "portal.log"),
             "DATAJUD_BASE_URL": self.datajud.url, "OPENAI_BASE_URL": self.model.url + "/v1",
             "OPENAI_API_KEY": "chave-do-modelo-falso",
             # Breakers reopen for trials after 5 s instead of 60/30 s, so a run sees them close again.
