@@ -38,8 +38,9 @@ test-fast: $(VENV)/.installed-dev
 test-browser: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m browser
 
+## bench: the portal on production settings beside a bare Flask app (~12 min), into docs/BENCHMARKS.md
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/make_bench.py $(BENCH_ARGS)
 
 ## chaos: the fault suite (bench/chaos.py, ~10 min); it stops and restarts this machine's PostgreSQL
 chaos: $(VENV)/.installed-dev
