@@ -214,3 +214,107 @@ def test_process_page_starts_with_a_summary(server, browser, width):
         assert _serious_axe_violations(page) == []
     finally:
         context.close()
+
+
+# The lookup on a phone
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("javascript", [True, False])
+def test_lookup_error_is_on_the_first_screen_with_the_focus(server, browser, width, javascript):
+    viewport = WIDTHS[width]
+    context = _open(browser, viewport, javascript=javascript)
+    try:
+        page = context.new_page()
+        page.goto(server + "/consulta")
+        page.fill("#numero", "0022783-23.2017.8.08.0024")
+        page.get_by_role("button", name="Consultar").click()
+        page.wait_for_load_state("load")
+        assert page.title().startswith("Erro:")
+        error = page.get_by_role("alert")
+        assert "dígitos verificadores" in error.inner_text()
+        box = error.bounding_box()
+        assert box["y"] + box["height"] <= viewport["height"], "the error is below the first screen"
+        assert page.evaluate("document.activeElement.id") == "numero"
+        assert page.locator("#numero").get_attribute("aria-describedby").startswith("numero-erro")
+        _shot(page, f"consulta-erro-{width}px{'' if javascript else '-sem-js'}")
+        if javascript:
+            assert _serious_axe_violations(page) == []
+        page.fill("#numero", "")
+        page.get_by_role("button", name="Consultar").click()
+        assert "Digite o número do processo" in page.get_by_role("alert").inner_text()
+    finally:
+        context.close()
+
+
+@needs_fixtures
+def test_pasted_intimation_text_finds_the_process(server, browser):
+    context = _open(browser, PHONE)
+    try:
+        page = context.new_page()
+        page.goto(server + "/consulta")
+        page.fill("#numero", "Processo nº 0022783\u201322.2017.8.08.0024 (intimação)")
+        page.get_by_role("button", name="Consultar").click()
+        assert f"/processos/{TJES_FIXTURE}" in page.url
+        assert "encontrado no texto" in page.get_by_role("status").first.inner_text()
+        _shot(page, "consulta-texto-colado-390px")
+    finally:
+        context.close()
+
+
+@needs_fixtures
+def test_older_years_unfold_without_javascript(server, browser):
+    context = _open(browser, PHONE, javascript=False)
+    try:
+        page = context.new_page()
+        page.goto(server + f"/processos/{TJES_FIXTURE}")
+        years = page.locator("details.year")
+        assert years.count() > 1
+        assert years.first.get_attribute("open") is not None and years.nth(1).get_attribute("open") is None
+        hidden_item = years.nth(1).locator(".timeline__item").first
+        assert not hidden_item.is_visible()
+        years.nth(1).locator("summary").click()
+        assert hidden_item.is_visible()
+        assert _sideways(page) <= 0
+    finally:
+        context.close()
+
+
+def test_zoom_200_process_page_reflows(server, browser):
+    if not SHARED_DATAJUD.is_dir():
+        pytest.skip("shared DataJud fixtures not present")
+    context = browser.new_context(locale="pt-BR", viewport=ZOOM_200, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(server + f"/processos/{TJES_FIXTURE}")
+        assert _sideways(page) <= 0
+        _shot(page, "processo-zoom200")
+    finally:
+        context.close()
+
+
+# axe on every public page at both widths
+
+PUBLIC_PAGES = ["/", "/a-vara", "/servicos", "/perguntas-frequentes", "/contato", "/acessibilidade", "/privacidade",
+                "/busca?q=certidao", "/avaliar/servicos", "/consulta", "/consulta?numero=0022783-23.2017.8.08.0024",
+                f"/processos/{TJES_FIXTURE}", "/assistente", "/pagina-inexistente"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_public_page_passes_axe_and_fits(server, browser, width):
+    context = _open(browser, WIDTHS[width])
+    try:
+        page = context.new_page()
+        failures = {}
+        for path in PUBLIC_PAGES:
+            if path.startswith("/processos/") and not SHARED_DATAJUD.is_dir():
+                continue
+            page.goto(server + path)
+            page.wait_for_load_state("load")
+            problems = _serious_axe_violations(page)
+            if _sideways(page) > 0:
+                problems.append(f"scrolls sideways by {_sideways(page)} px")
+            if problems:
+                failures[path] = problems
+        assert failures == {}
+    finally:
+        context.close()
