@@ -113,7 +113,7 @@ def _process_html(payload: processes.ProcessPayload, notice: str | None = None) 
         return entry.value
     html = render_template("public/process.html", process=payload, days=processes.days, notice=notice,
                            summary=processes.summarize(payload.instances), by_year=processes.by_year,
-                           movement_label=processes.movement_label)
+                           movement_label=processes.movement_label, official_name=processes.official_name)
     store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
     return html
 

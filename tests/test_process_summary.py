@@ -77,3 +77,21 @@ def test_the_page_shows_the_summary_first_and_folds_older_years(make_app, dataju
     assert len(years) > 1 and years[0] == " open" and all(not y for y in years[1:])
     assert "Acórdão" in html  # the 2º grau judgements of the fixture
     assert "ao lado" not in html
+
+
+def test_a_complement_that_repeats_the_name_is_shown_once():
+    assert summary.official_name("Petição", ["Petição (outras)"]) == "Petição (outras)"
+    assert summary.official_name("Conclusão", ["para decisão"]) == "Conclusão (para decisão)"
+    assert summary.official_name("Mero expediente", []) == "Mero expediente"
+
+
+def test_newer_movements_left_in_outros_get_plain_words():
+    movement = PageMovement(NOW, "Processo devolvido à Secretaria", [], "outros", "Outros", "Outro andamento…")
+    label, explanation = summary.movement_label("G2", movement)
+    assert label == "Outros" and "voltou para a secretaria" in explanation
+
+
+def test_the_page_shows_nested_names_once(make_app, datajud):
+    html = make_app(datajud=datajud).test_client().get(f"/processos/{TJES_FIXTURE}").get_data(as_text=True)
+    assert "Petição (Petição" not in html and "Petição (outras)" in html
+    assert "voltou para a secretaria" in html

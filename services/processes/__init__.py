@@ -23,9 +23,9 @@ from services.processes.contract import (
     provider_label,
 )
 from services.processes.lookup import CACHE_NS, FETCH_NS, lookup, provider, refresh
-from services.processes.summary import by_year, movement_label, summarize
+from services.processes.summary import by_year, movement_label, official_name, summarize
 from services.processes.timeline import days
 
 __all__ = ["CACHE_NS", "FETCH_NS", "FetchOutcome", "FetchStatus", "LookupResult", "ProcessNotFound",
            "ProcessPayload", "ProcessUnavailable", "Unavailability", "by_year", "days", "lookup", "movement_label",
-           "provider", "provider_label", "refresh", "summarize"]
+           "official_name", "provider", "provider_label", "refresh", "summarize"]

@@ -38,6 +38,28 @@ class Summary:
     ago: str | None  # "há 3 dias"
 
 
+# Plain words for movements the category table leaves in "outros" (TPU codes newer than the table), by the official
+# name DataJud sends. Each says what the name means, never what it implies for the parties.
+OTHER_EXPLANATIONS = {
+    "processo devolvido a secretaria": "O processo saiu do gabinete e voltou para a secretaria, que vai cumprir o "
+                                       "que foi decidido ou despachado.",
+    "expedida/certificada": "A secretaria expediu ou certificou um documento, como uma intimação ou uma certidão.",
+    "para julgamento de merito": "O processo foi encaminhado para o julgamento do mérito (a questão principal).",
+    "adiado": "Um julgamento ou uma audiência que estava marcado foi adiado.",
+    "pedido de inclusao": "Foi pedida a inclusão do processo na pauta de uma sessão de julgamento.",
+    "merito": "Registro ligado ao julgamento do mérito (a questão principal) do processo ou do recurso.",
+}
+
+
+def official_name(name: str, complements) -> str:
+    """The official name with its complements, a complement that repeats the name shown once:
+    "Petição" + "Petição (outras)" is "Petição (outras)", not "Petição (Petição (outras))"."""
+    parts = [part for part in complements or () if part]
+    if len(parts) == 1 and fold(parts[0]).startswith(fold(name)):
+        return parts[0]
+    return f"{name} ({'; '.join(parts)})" if parts else name
+
+
 def is_this_unit(judging_body: str | None) -> bool | None:
     """Whether a judging body's name is the 2ª Vara Cível de Cariacica, however the source spells it."""
     if not judging_body:
@@ -50,6 +72,10 @@ def movement_label(degree: str, movement: PageMovement) -> tuple[str, str]:
     """The category label and explanation a movement shows: a 2º grau judgement is an acórdão."""
     if degree in APPEAL_DEGREES and movement.category == "sentenca":
         return JUDGEMENT_LABEL, JUDGEMENT_EXPLANATION
+    if movement.category == "outros":
+        plain = OTHER_EXPLANATIONS.get(fold(movement.name).strip())
+        if plain:
+            return movement.label, plain
     return movement.label, movement.explanation
 
 
