@@ -276,3 +276,10 @@ def test_every_task_shortcut_lands_on_its_section(client):
         assert page.status_code == 200, target
         if anchor:
             assert f'id="{anchor}"' in page.get_data(as_text=True), target
+
+
+@pytest.mark.parametrize("query", ["consulta", "consultar processo", "andamento do processo"])
+def test_search_for_a_process_leads_to_the_lookup_and_the_assistant(client, query):
+    html = client.get("/busca", query_string={"q": query}).get_data(as_text=True)
+    main = html[html.index('<main'):]
+    assert 'href="/consulta"' in main and 'href="/assistente"' in main
