@@ -23,7 +23,7 @@ def test_redis_configured_but_unreachable_is_warn_not_fail(make_app):
         assert "redis unreachable" in readiness.readiness().reason
 
 
-def test_the_redis_check_costs_no_probe_anything(make_app):
+def test_the_redis_check_adds_no_work_to_a_probe(make_app):
     app = make_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, READY_CACHE_SECONDS=60)
     cache = app.extensions["cache"]
     pings = []
