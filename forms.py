@@ -36,7 +36,8 @@ FOLLOW_MAX_NUMBERS = 50
 class FollowForm(FlaskForm):
     numbers = TextAreaField(
         "Números dos processos",
-        description=f"Um número CNJ por linha, até {FOLLOW_MAX_NUMBERS} de uma vez, com ou sem pontuação.",
+        description=(f"Um ou mais números CNJ por linha (separados por ponto e vírgula, vírgula ou espaço), até "
+                     f"{FOLLOW_MAX_NUMBERS} de uma vez, com ou sem pontuação."),
         validators=[InputRequired(message="Digite ao menos um número de processo."), Length(max=5000)],
     )
 

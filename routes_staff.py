@@ -1,13 +1,16 @@
 """Staff tools: the follow list, a forced refresh of one process, the CSV export. Every action is audited."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from forms import ConfirmForm, FollowForm
 from services import audit, processes
-from services.processes import follows
+from services.processes import follows, sync
 from utils import cnj
+from utils.dates import COURT_TIMEZONE
 from view_helpers import guard, limit_refreshes
 
 bp = Blueprint("staff", __name__, url_prefix="/equipe")
@@ -50,6 +53,7 @@ def unfollow(numero):
         return redirect(url_for("staff.followed"), code=303)
     audit.record("follow_remove", target=number)
     flash(f"O processo {number} saiu da lista de acompanhamento.", "success")
+    flash(number, "undo")  # the list offers "Desfazer": the number goes back in with one click
     return redirect(url_for("staff.followed"), code=303)
 
 
@@ -93,5 +97,7 @@ def export_csv():
 
 
 def _render_list(form: FollowForm, verdicts, status: int = 200):
+    next_sync = sync.next_run_due(datetime.now(UTC)).astimezone(COURT_TIMEZONE)
     return render_template("staff/followed.html", form=form, confirm=ConfirmForm(), verdicts=verdicts,
-                           rows=follows.followed_rows(), max_numbers=follows.MAX_NUMBERS_PER_PASTE), status
+                           rows=follows.followed_rows(), max_numbers=follows.MAX_NUMBERS_PER_PASTE,
+                           next_sync=next_sync), status
