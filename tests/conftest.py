@@ -8,6 +8,7 @@ files do not change during a run.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import logging
 import os
@@ -446,6 +447,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/health/ready", headers={"Connection": "close"})
+        connection.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 @contextmanager
 def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 4, users: tuple = (),
                     **settings):
@@ -470,17 +483,15 @@ def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 
          "--no-control-socket", "-b", f"127.0.0.1:{port}", "app:create_app()"],
         cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if time.time() > deadline or process.poll() is not None:
-                    output.flush()
-                    tail = (tmp / "server.out").read_text(errors="replace")[-1500:]
-                    pytest.fail(f"the portal did not start under gunicorn:\n{tail}")
-                time.sleep(0.1)
+        # Until a worker answers (a connection alone only reaches the master's backlog); generous, since a busy
+        # machine can take long to boot a worker. /health/ready: no test counts its requests.
+        deadline = time.time() + 60
+        while not _answers(port):
+            if time.time() > deadline or process.poll() is not None:
+                output.flush()
+                tail = (tmp / "server.out").read_text(errors="replace")[-1500:]
+                pytest.fail(f"the portal did not start under gunicorn:\n{tail}")
+            time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
