@@ -2,8 +2,11 @@
 
 Each test builds its own app with `create_app()`; only the migration work is shared: the migrations run once
 per session into a SQLite template that each test copies, and once into a PostgreSQL database that each test
-empties (every table but alembic_version) before it starts. The parsed court content is shared too: its
-files do not change during a run.
+empties (every table but alembic_version) before it starts. The parsed court content and its search index
+are shared too (the files do not change during a run), and test accounts' passwords use a small scrypt work
+factor. Nothing a test leaves behind reaches another: each test's Redis keys live under a prefix of its own,
+and the process-wide state the app keeps (Flask-Limiter's, the breaker gauge) is reset before each test; the
+suite runs in random order (pytest-randomly) and in parallel (pytest-xdist, one process per module).
 """
 from __future__ import annotations
 
