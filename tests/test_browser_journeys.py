@@ -318,3 +318,20 @@ def test_every_public_page_passes_axe_and_fits(server, browser, width):
         assert failures == {}
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/contato", "/servicos#acompanhar-um-processo-passo-a-passo",
+                                  "/consulta?numero=Processo+n%C2%BA+123", "/busca?q=consulta"])
+def test_zoom_200_journey_pages_reflow(server, browser, path):
+    context = browser.new_context(locale="pt-BR", viewport=ZOOM_200, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(server + path)
+        assert _sideways(page) <= 0
+        if path.startswith("/consulta"):
+            assert page.evaluate("document.activeElement.id") == "numero"
+            assert page.get_by_role("alert").is_visible()
+        name = re.sub(r"[^a-z0-9]+", "-", path.strip("/").lower()).strip("-")
+        _shot(page, f"zoom200-{name}")
+    finally:
+        context.close()

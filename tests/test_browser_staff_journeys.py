@@ -56,6 +56,8 @@ def test_follow_list_fits_without_sideways_scroll(browser, server, followed, siz
         scroller = page.locator(".table-scroll").first
         assert scroller.evaluate("e => e.scrollWidth - e.clientWidth") <= 1
         _shot(page, f"equipe-lista-{size}")
+        page.locator("#lista-titulo").scroll_into_view_if_needed()
+        _shot(page, f"equipe-lista-cards-{size}")
         assert _serious_axe_violations(page) == []
     finally:
         context.close()
