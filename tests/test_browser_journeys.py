@@ -275,6 +275,8 @@ def test_older_years_unfold_without_javascript(server, browser):
         years.nth(1).locator("summary").click()
         assert hidden_item.is_visible()
         assert _sideways(page) <= 0
+        years.first.locator("summary").scroll_into_view_if_needed()
+        _shot(page, "processo-anos-390px-sem-js")
     finally:
         context.close()
 
