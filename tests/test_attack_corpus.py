@@ -135,6 +135,8 @@ def request_body(case: Case, accounts: dict, token: str | None) -> tuple[bytes |
                 "object": '{"a":' * depth + "1" + "}" * depth,
                 "message": '{"message":' + "[" * depth + "]" * depth + "}"}[body["nested"]]
         return text.encode(), body["content_type"]
+    if "raw_json" in body:
+        return body["raw_json"].encode(), "application/json"
     if "big_integer" in body:
         return ('{"message": ' + "9" * int(body["big_integer"]) + "}").encode(), body["content_type"]
     raise ValueError(f"unknown body in {case.label}: {body}")
