@@ -50,6 +50,7 @@ class Case:
     json_error: str | None = None
     content_type: str | None = None
     server: str = "flask"
+    stalled_before: int = 0
 
     @property
     def label(self) -> str:
@@ -95,7 +96,7 @@ def load_corpus() -> list[Case]:
                     must_not_contain=tuple(spec.get("must_not_contain", ())),
                     must_contain=tuple(spec.get("must_contain", ())), location_prefix=spec.get("location_prefix"),
                     json_error=spec.get("json_error"), content_type=spec.get("content_type"),
-                    server=spec.get("server", "flask")))
+                    server=spec.get("server", "flask"), stalled_before=int(spec.get("stalled_before", 0))))
     return cases
 
 
@@ -328,6 +329,15 @@ def raw_request(base: str, case: Case, data: bytes | None, content_type: str | N
     return int(status_line.split()[1]), parsed, body.decode("utf-8", "replace"), media_type
 
 
+def _stalled_connection(base: str) -> socket.socket:
+    """A POST that announces 1,000 bytes of body and sends 10: the server holds it until the client goes."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(f"POST /api/v1/chat HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 1000\r\n\r\n{\"message\"".encode())
+    return sock
+
+
 def test_gunicorn_cases(tmp_path, sqlite_template):
     cases = [case for case in CASES if case.server in ("gunicorn", "both")]
     assert cases and all(case.role == "anonymous" and not case.csrf for case in cases)
@@ -338,11 +348,15 @@ def test_gunicorn_cases(tmp_path, sqlite_template):
             if isinstance(data, dict):
                 data = "&".join(f"{quote(k)}={quote(v)}" for k, v in data.items()).encode()
                 content_type = "application/x-www-form-urlencoded"
+            stalled = [_stalled_connection(base) for _ in range(case.stalled_before)]
             try:
                 answer = raw_request(base, case, data, content_type)
             except (OSError, ValueError, IndexError) as exc:
                 failures.append(f"{case.label}: no HTTP answer ({exc!r})")
                 continue
+            finally:
+                for sock in stalled:
+                    sock.close()
             failures += [f"{case.label}: {problem}" for problem in problems(case, *answer)]
     assert not failures, "\n".join(failures)
 
