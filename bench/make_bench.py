@@ -498,7 +498,7 @@ def markdown(out: dict) -> str:
                             "10 minutes: `.venv/bin/python bench/make_bench.py --endurance-minutes 10`."))
         if "DataJud down" in row["scenario"]:
             notes.append(f"{row['scenario']}: {row['source_calls']} calls reached the source while measured "
-                         "(the breaker's trial calls).")
+                         "(only the breaker's trial calls may).")
     lines += [""] + [f"- {note}" for note in notes]
     lines += ["", "Raw figures: `bench/results/make-bench-*.json` (not committed).", END, ""]
     return "\n".join(lines)
