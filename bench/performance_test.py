@@ -311,7 +311,7 @@ def per_second(records: list[Record], start: float, end: float) -> list[dict]:
     for record in records:
         buckets.setdefault(int(record.started - start), []).append(record)
     series = []
-    for second in range(int(end - start) + 1):
+    for second in range(max(1, int(end - start))):  # whole seconds: a last partial one would read as a drop
         chosen = buckets.get(second, [])
         millis = [r.seconds * 1000 for r in chosen]
         series.append({"t": second, "requests": len(chosen),
