@@ -239,10 +239,14 @@ def server_processes(url: str, server_pid: int | None) -> tuple[int | None, list
                          if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid}
             if not listening:
                 return None, []
-            # gunicorn's workers inherit the master's socket: the master is the one whose parent is not listening
-            masters = [pid for pid in listening if psutil.Process(pid).ppid() not in listening]
-            server_pid = masters[0] if masters else min(listening)
+            server_pid = min(listening)
         master = psutil.Process(server_pid)
+        # gunicorn's workers share the master's socket, and the listener found may be a worker: go up to the master
+        parent = master.parent()
+        while parent is not None and "gunicorn" in " ".join(parent.cmdline()) \
+                and "gunicorn" in " ".join(master.cmdline()):
+            master, parent = parent, parent.parent()
+        server_pid = master.pid
         workers = [child.pid for child in master.children()]
         return server_pid, workers or [server_pid]
     except (psutil.Error, OSError, IndexError):
