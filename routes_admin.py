@@ -109,7 +109,8 @@ def index():
 @bp.get("/auditoria")
 def audit_log():
     page = request.args.get("pagina", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) <= 10_000 else 1
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and few of them (int() refuses thousands).
+    page = int(page) if page.isascii() and page.isdecimal() and len(page) <= 5 and 0 < int(page) <= 10_000 else 1
     action = request.args.get("acao", "").strip()[:64] or None
     entries = audit.recent(limit=AUDIT_PAGE_SIZE + 1, offset=(page - 1) * AUDIT_PAGE_SIZE, action=action)
     return render_template("admin/audit.html", entries=entries[:AUDIT_PAGE_SIZE], page=page, action=action,

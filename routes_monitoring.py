@@ -16,6 +16,7 @@ from services.monitoring import alerts, collector, dashboard, diagnostics, metri
 from utils import request_middleware
 from view_helpers import fresh, guard, public
 
+MAX_LISTED = 1000  # alerts or samples in one answer
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1/monitoring")
 guard(bp, "admin")
 scrape_bp = Blueprint("metrics", __name__)
@@ -83,7 +84,7 @@ def metric_history(name: str):
     limit = request.args.get("limit", type=int)
     if name not in collector.HEADLINES:
         return errors.api_error(404, "unknown_metric", "Métrica desconhecida.", available=list(collector.HEADLINES))
-    points = collector.history(name, limit if limit and limit > 0 else None)
+    points = collector.history(name, min(limit, MAX_LISTED) if limit and limit > 0 else None)
     return jsonify(name=name, interval_s=current_app.config["MONITORING_SAMPLE_INTERVAL_S"], points=points)
 
 
@@ -96,7 +97,8 @@ def performance():
 @bp.get("/alerts")
 def alert_list():
     """Active alerts; with ?all=1 the most recent ones, resolved included."""
-    chosen = alerts.recent(request.args.get("limit", 50, type=int)) if request.args.get("all") else alerts.active()
+    limit = min(max(request.args.get("limit", 50, type=int), 1), MAX_LISTED)  # a huge number overflows the database
+    chosen = alerts.recent(limit) if request.args.get("all") else alerts.active()
     return jsonify(alerts=[alerts.to_json(alert) for alert in chosen])
 
 

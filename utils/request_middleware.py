@@ -9,10 +9,12 @@ import sys
 import time
 import uuid
 from typing import Protocol
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, redirect, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.routing import RequestRedirect
 
 from utils.json_log import current_request_id
 from utils.masking import mask
@@ -144,6 +146,11 @@ def _begin_request():
         _observer.started(g.observed_rule)
     if req.environ.get(INVALID_HOST_KEY):
         abort(400)
+    if isinstance(req.routing_exception, RequestRedirect):
+        # Werkzeug's own redirect (a missing or doubled slash) is built from the client's Host, in its Location
+        # and its body: answer with the path alone.
+        target = urlsplit(req.routing_exception.new_url)
+        return redirect(target.path + (f"?{target.query}" if target.query else ""), req.routing_exception.code)
     # Refuse an announced oversized body before routing or reading it (Flask would only check on read).
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and req.content_length and req.content_length > limit:
