@@ -195,17 +195,13 @@ def consecutive_sync_failures(limit: int = 20) -> float | None:
 
 
 def sync_summary() -> dict | None:
-    """services.processes.sync.last_run_summary() when that module exists (another part of the portal)."""
+    """The sync's last run, today's budget and the next run (services.processes.sync.last_run_summary)."""
+    from services.processes import sync
+
     try:
-        from services.processes import sync
-    except ImportError:
-        return None
-    summary = getattr(sync, "last_run_summary", None)
-    if summary is None:
-        return None
-    try:
-        return summary()
-    except Exception as exc:  # the dashboard must render whatever the sync module does
+        return sync.last_run_summary()
+    except Exception as exc:  # the dashboard must render whatever the sync's records say
+        db.session.rollback()  # a failed query must not poison the rest of this request
         log.warning("sync summary unavailable", extra={"reason": type(exc).__name__})
         return None
 
