@@ -22,6 +22,7 @@ import threading
 
 from flask import current_app
 
+from extensions import db
 from services import background, cache, locks, redis_connection
 from services.monitoring import alerts, health_score, metrics, scrape, system_info
 from services.monitoring.history import HEADLINES, FileHistory, MemoryHistory, RedisHistory, ResilientHistory
