@@ -442,9 +442,10 @@ def markdown(out: dict) -> str:
     m, v = out["machine"], out["versions"]
     s = out["settings"]
     lines = [START, f"## `make bench` — {out['date']}", ""]
-    quiet = max(m["load_average"][0], m["load_average_end"][0]) < 2
+    quiet = m["load_average"][0] < 2  # at the end the figure includes this run's own load
     lines.append(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, Linux {m['kernel']}; load average "
-                 f"{m['load_average'][0]:.2f} at the start and {m['load_average_end'][0]:.2f} at the end"
+                 f"{m['load_average'][0]:.2f} at the start ({m['load_average_end'][0]:.2f} at the end, this run's "
+                 "own load included)"
                  + ("." if quiet else " — **the machine was busy with other work: these figures need a quiet "
                                       "machine and are noisy, ratios more than counts.**"))
     lines.append("Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".")
@@ -535,7 +536,14 @@ def main() -> None:
     parser.add_argument("--endurance-rate", type=float, default=100)
     parser.add_argument("--quick", action="store_true", help="every phase short: checks the machinery only")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
+    parser.add_argument("--from-json", type=Path, help="rewrite the docs' section from an earlier run's results")
     args = parser.parse_args()
+    if args.from_json:
+        text = markdown(json.loads(args.from_json.read_text()))
+        print(text)
+        if not args.no_docs:
+            write_docs(text)
+        return
     if args.quick:
         args.seconds, args.warmup, args.zipf_warmup, args.zipf_seconds = 3, 1, 5, 5
         args.crowd_seconds, args.memory_requests, args.endurance_minutes = 5, 3000, 0.25
