@@ -445,7 +445,7 @@ def markdown(out: dict) -> str:
     quiet = m["load_average"][0] < 2  # at the end the figure includes this run's own load
     lines.append(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, Linux {m['kernel']}; load average "
                  f"{m['load_average'][0]:.2f} at the start ({m['load_average_end'][0]:.2f} at the end, this run's "
-                 "own load included)"
+                 "own load and any other work included)"
                  + ("." if quiet else " — **the machine was busy with other work: these figures need a quiet "
                                       "machine and are noisy, ratios more than counts.**"))
     lines.append("Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".")
