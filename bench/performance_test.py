@@ -26,6 +26,9 @@ Every mode has a maximum duration (--max-seconds; defaults: load 600 s, stress 1
 load tests on someone else's server are not this tool's business. Rate limits apply to the load like to anyone:
 all clients come from one address, so on a production configuration lookups that reach the source
 (LOOKUP_RATE_LIMIT) and assistant questions (ASSISTANT_RATE_LIMIT) soon get 429s, which are counted as errors.
+The lookup and mix scenarios ask about numbers the portal does not hold, so the portal asks its provider: point
+DATAJUD_BASE_URL at a fake (tests/fake_datajud.py; `make bench` does) unless you mean to spend the real
+source's quota; without a reachable source those lookups are 503s.
 
 Clients are bench/load.py's (the project's one load generator), in two forked processes. A live progress line
 goes to stderr; results go to --out (default bench/results/) as perf-<mode>-<scenario>-<time>.json and .png
