@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from cachetools import TTLCache
 from flask import current_app
 
 from services import redis_connection
@@ -39,6 +40,8 @@ from services.cache_store import COUNTERS, Lookup, MemoryTier, RedisTier, Store
 from services.monitoring import metrics
 
 log = logging.getLogger("portal.cache")
+RECENT_TTL_S = 1.0
+RECENT_MAX_ENTRIES = 2048
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _WHITESPACE = re.compile(r"\s")
@@ -112,6 +115,10 @@ class Cache:
         self._store = Store(MemoryTier(max_entries, clock), shared)
         self._flights: dict[tuple[str, str], _Flight] = {}
         self._flights_lock = threading.Lock()
+        # This process's copies of the hottest values, kept a second: a page or a stored process asked many
+        # times a second costs one Redis round trip a second, not one per request (see `recent`).
+        self._recent: TTLCache = TTLCache(maxsize=RECENT_MAX_ENTRIES, ttl=RECENT_TTL_S, timer=time.monotonic)
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_app(cls, app, clock: Callable[[], float] = time.time) -> Cache:
@@ -127,9 +134,11 @@ class Cache:
 
     def set(self, namespace: str, key: str, value, ttl: int | None = None, stale_ttl: int = 0) -> None:
         """Store a JSON value, fresh for `ttl` s (CACHE_DEFAULT_TTL) and then stale for `stale_ttl` s."""
+        self.forget_recent(namespace, key)
         self._put(_namespace(namespace), key_text(key), value, *self._windows(ttl, stale_ttl), at=None)
 
     def delete(self, namespace: str, key: str) -> None:
+        self.forget_recent(namespace, key)
         self._store.call("delete", _namespace(namespace), key_text(key))
 
     def get_or_load(self, namespace: str, key: str, loader: Callable[[], Any], ttl: int | None = None,
@@ -167,8 +176,30 @@ class Cache:
                 del self._flights[(namespace, key)]
             flight.done.set()
 
+    def recent(self, namespace: str, key: str) -> Any | None:
+        """A value this process remembered with `remember` less than RECENT_TTL_S ago, or None.
+
+        For values that are the same for everyone and may lag the shared cache by a second (a rendered page, a
+        stored process): another worker's change, or an admin's clearing, reaches this process within that second.
+        """
+        with self._recent_lock:
+            return self._recent.get((namespace, key))
+
+    def remember(self, namespace: str, key: str, value: Any) -> None:
+        with self._recent_lock:
+            self._recent[(namespace, key)] = value
+
+    def forget_recent(self, namespace: str, key: str | None = None) -> None:
+        with self._recent_lock:
+            if key is not None:
+                self._recent.pop((namespace, key), None)
+                return
+            for item in [item for item in self._recent if item[0] == namespace]:
+                del self._recent[item]
+
     def invalidate_namespace(self, namespace: str) -> None:
         """Make every entry of the namespace unreachable at once (its version is bumped; they expire later)."""
+        self.forget_recent(namespace)
         self._store.call("bump", _namespace(namespace))
         log.info("cache namespace invalidated", extra={"namespace": namespace})
 

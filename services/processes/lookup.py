@@ -90,9 +90,14 @@ def lookup(text: str, force_refresh: bool = False,
     config = current_app.config
     cached = None
     if not force_refresh:
+        held = cache.recent(CACHE_NS, number)  # this process decoded it less than a second ago
+        if held is not None:
+            store.note_read(number)
+            return LookupResult(held, reached_provider=False)
         entry = cache.get(CACHE_NS, number)
         cached = ProcessPayload.from_json(entry.value) if entry is not None else None
         if cached is not None and entry.fresh:
+            cache.remember(CACHE_NS, number, cached)
             store.note_read(number)
             return LookupResult(cached, reached_provider=False)
         if cache.get(MISSING_NS, number) is not None:
