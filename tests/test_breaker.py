@@ -125,6 +125,8 @@ def test_a_hung_trial_returns_the_breaker_to_open(breaker, clock):  # B8
 
 
 def test_admin_states(breaker, clock):
+    for _ in range(4):  # a window nearly full of failures: a reset must clear it
+        call(breaker, clock, failed=True)
     breaker.force_open()
     with pytest.raises(BreakerOpen):
         breaker.acquire()
@@ -135,6 +137,8 @@ def test_admin_states(breaker, clock):
     breaker.reset()
     assert breaker.state == State.CLOSED
     call(breaker, clock, failed=True)
+    assert breaker.state == State.CLOSED  # the failures before the reset no longer count
+    assert breaker.snapshot()["calls_in_window"] == 1
 
 
 def test_a_remote_open_is_adopted_until_its_end(breaker, clock):
