@@ -32,7 +32,7 @@ def token_of(client) -> str:
 
 
 def forget_recent_fetch(app):
-    """Fetches of one number within a few seconds share one upstream call (single flight), forced or not;
+    """Fetches of one number within a few seconds share one provider call (single flight), forced or not;
     the tests below want the next forced refresh to be a new call."""
     from services import cache, processes
 
