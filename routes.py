@@ -108,13 +108,9 @@ def _process_html(payload: processes.ProcessPayload, notice: str | None = None) 
     key = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or "",
                     notice or ""))
     store = cache_service.current()
-    html = store.recent(PROCESS_PAGE_NS, key)
+    html = store.held(PROCESS_PAGE_NS, key)
     if html is not None:
         return html
-    entry = store.get(PROCESS_PAGE_NS, key)
-    if entry is not None:
-        store.remember(PROCESS_PAGE_NS, key, entry.value)
-        return entry.value
     html = render_template("public/process.html", process=payload, days=processes.days, notice=notice,
                            summary=processes.summarize(payload.instances), by_year=processes.by_year,
                            movement_label=processes.movement_label, official_name=processes.official_name)

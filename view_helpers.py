@@ -161,12 +161,7 @@ def cached_page(namespace: str = "pages", ttl: int = 300):
             if request.method not in ("GET", "HEAD") or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
                 return view(*args, **kwargs)
             store, key = cache_service.current(), _page_key()
-            held = store.recent(namespace, key)
-            if held is None:
-                entry = store.get(namespace, key)
-                if entry is not None:
-                    held = (entry.value["body"].encode(), entry.value["content_type"])
-                    store.remember(namespace, key, held)
+            held = store.held(namespace, key, lambda page: (page["body"].encode(), page["content_type"]))
             if held is not None:
                 return current_app.response_class(held[0], content_type=held[1])
             response = current_app.make_response(view(*args, **kwargs))

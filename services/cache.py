@@ -185,6 +185,17 @@ class Cache:
         with self._recent_lock:
             return self._recent.get((namespace, key))
 
+    def held(self, namespace: str, key: str, convert: Callable[[Any], Any] = lambda value: value) -> Any | None:
+        """A fresh entry's value (through `convert`), kept a second in this process (`recent`); None on a miss."""
+        value = self.recent(namespace, key)
+        if value is None:
+            entry = self.get(namespace, key)
+            if entry is None or not entry.fresh:
+                return None
+            value = convert(entry.value)
+            self.remember(namespace, key, value)
+        return value
+
     def remember(self, namespace: str, key: str, value: Any) -> None:
         with self._recent_lock:
             self._recent[(namespace, key)] = value

@@ -196,8 +196,6 @@ def _finish_response(response, static_headers):
     request_id = g.get("request_id") or request_id_from(None)
     response.headers.extend(static_headers)  # no view sets these, so adding beats set()'s scan per header
     response.headers[REQUEST_ID_HEADER] = request_id
-    if 300 <= response.status_code < 400:
-        _relative_location(response, req)
     started = g.get("started")
     elapsed = time.perf_counter() - started if started else None
     duration_ms = round(elapsed * 1000, 2) if started else None
@@ -217,14 +215,6 @@ def _finish_response(response, static_headers):
         },
     )
     return response
-
-
-def _relative_location(response, req) -> None:
-    """Werkzeug's own redirects (a missing trailing slash) are absolute URLs built from the client's Host: the
-    portal sends them as paths, so a forged Host never ends up in a Location."""
-    location = response.headers.get("Location")
-    if location and location.startswith(req.host_url):
-        response.headers["Location"] = "/" + location[len(req.host_url):]
 
 
 class BoundedJSONProvider(DefaultJSONProvider):

@@ -31,8 +31,7 @@ _DEGREE_ORDER = {"G1": 0, "JE": 1, "G2": 2, "TR": 3}
 def note_read(number: str) -> None:
     """Keep `last_accessed_at` true enough for retention (days), writing at most once an hour per number."""
     cache = cache_service.current()
-    if cache.recent(READ_NOTED_NS, number) or cache.get(READ_NOTED_NS, number) is not None:
-        cache.remember(READ_NOTED_NS, number, True)
+    if cache.held(READ_NOTED_NS, number):
         return
     try:
         db.session.execute(update(ProcessInstance).where(ProcessInstance.cnj == number)
