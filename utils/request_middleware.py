@@ -83,6 +83,7 @@ _PORT = re.compile(r"\d{1,5}")
 INVALID_HOST_KEY = "portal.invalid_host"
 
 
+@functools.lru_cache(maxsize=256)  # a server sees few Hosts: judge each once, not per request
 def valid_host(host: str) -> bool:
     """A Host header Werkzeug can route on: a DNS name (labels of 1–63 letters, digits or hyphens, punycode that
     decodes), an IPv4 address or a bracketed IPv6 one, with an optional port up to 65535."""
