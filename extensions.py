@@ -4,7 +4,6 @@ Security headers are not an extension here: utils/request_middleware.py sets the
 """
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -27,7 +26,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 csrf = CSRFProtect()
 # Limits are declared per route (later issues set them); storage and behaviour come from RATELIMIT_* config.
 limiter = Limiter(key_func=client_key, on_breach=log_rate_limit_breach)

@@ -101,3 +101,29 @@ def test_models_and_migrations_agree(runner):
     """`flask db check` fails when a model changed without a migration."""
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_readiness_reads_the_same_heads_as_alembic(make_app):
+    """The serving processes read the heads from the revision files; alembic must agree."""
+    from alembic.script import ScriptDirectory
+
+    from services.monitoring.readiness import migration_heads
+
+    app = make_app()
+    directory = app.extensions["migrations_dir"]
+    assert migration_heads(directory) == set(ScriptDirectory(directory).get_heads())
+
+
+def test_a_serving_process_does_not_load_flask_migrate(tmp_path):
+    """alembic, mako and pygments cost ~10 MB per gunicorn worker that never migrates (issue 15's memory goal)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, app; application = app.create_app(); "
+            "print('flask_migrate' in sys.modules, 'alembic' in sys.modules, 'migrate' in application.extensions)")
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/serving.db",
+           "LOG_FILE": str(tmp_path / "portal.log"), "SYNC_ENABLED": "false", "MONITORING_COLLECTOR": "false"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.split()[-3:] == ["False", "False", "False"], result.stderr[-2000:]

@@ -64,7 +64,7 @@ def test_readiness_is_cached(app):
             calls.append(1)
             return super()._query()
 
-    probe = CountingProbe(app, migration_heads(app.extensions["migrate"].directory), timeout=1, cache_seconds=60)
+    probe = CountingProbe(app, migration_heads(app.extensions["migrations_dir"]), timeout=1, cache_seconds=60)
     results = [probe.check() for _ in range(50)]
     assert all(result.ready for result in results)
     assert len(calls) == 1

@@ -15,14 +15,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from services import cache, redis_connection, resilience
-from services.monitoring import system_info
+from services.monitoring import readiness, system_info
 from services.resilience import DependencyUnavailable
 
 SECRET_SETTINGS = ("SECRET_KEY", "DATAJUD_API_KEY", "ESCAVADOR_API_KEY", "OPENAI_API_KEY", "SESSION_SECRET")
@@ -98,7 +97,7 @@ def check_database(app) -> Check:
 
 
 def check_migrations(app) -> Check:
-    heads = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
+    heads = readiness.migration_heads(app.extensions["migrations_dir"])
     try:
         applied = {row[0] for row in db.session.execute(text("SELECT version_num FROM alembic_version"))}
     except SQLAlchemyError:

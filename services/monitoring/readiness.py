@@ -11,6 +11,7 @@ is, and the background check pings it so a quiet process learns it too.
 """
 from __future__ import annotations
 
+import ast
 import contextvars
 import logging
 import threading
@@ -18,9 +19,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from pathlib import Path
 
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,16 +91,38 @@ class ReadinessProbe:
 
 
 def migration_heads(directory: str) -> set[str]:
-    """The revisions the code expects; empty when the migrations folder is missing (never ready)."""
-    try:
-        return set(ScriptDirectory(directory).get_heads())
-    except CommandError:
+    """The revisions the code expects; empty when the migrations folder is missing (never ready).
+
+    Read from each revision file's `revision` and `down_revision` assignments rather than through alembic's
+    ScriptDirectory, so a serving process does not load alembic and mako for one set of strings (the test
+    compares both).
+    """
+    versions = Path(directory) / "versions"
+    if not versions.is_dir():
         log.error("migrations folder not found", extra={"directory": directory})
         return set()
+    revisions, parents = set(), set()
+    for path in versions.glob("*.py"):
+        assigned = _revision_assignments(path)
+        if "revision" in assigned:
+            revisions.add(assigned["revision"])
+            down = assigned.get("down_revision")
+            parents.update(down if isinstance(down, tuple | list) else (down,) if down else ())
+    return revisions - parents
+
+
+def _revision_assignments(path: Path) -> dict:
+    values = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value is not None:
+            values[target.id] = ast.literal_eval(node.value)
+    return values
 
 
 def init_app(app) -> None:
-    heads = migration_heads(app.extensions["migrate"].directory)
+    heads = migration_heads(app.extensions["migrations_dir"])
     app.extensions["readiness"] = ReadinessProbe(app, heads, app.config["READY_CHECK_TIMEOUT"],
                                                  app.config["READY_CACHE_SECONDS"])
 
