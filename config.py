@@ -8,6 +8,7 @@ names the variable at fault. The embedded defaults run the portal with nothing s
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -89,6 +90,15 @@ def _choice(environ, name, default, choices, transform=str.lower):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
+
+
+def key_prefix(environ) -> str:
+    """REDIS_KEY_PREFIX: what every Redis key of this deployment starts with, so two deployments can share one
+    Redis database (a staging and a production portal) without reading each other's cache, limits or breakers."""
+    raw = (environ.get("REDIS_KEY_PREFIX") or "").strip() or "portal"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", raw):
+        raise ConfigError("REDIS_KEY_PREFIX must be 1 to 40 letters, digits, '-' or '_', got " + repr(raw))
+    return f"{raw}:v1:"
 
 
 def database_uri(environ, instance_path):
@@ -286,7 +296,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "CACHE_MEMORY_MAX_ENTRIES": _int(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),
         "REDIS_TIMEOUT_MS": _int(environ, "REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
         "CACHE_DEFAULT_TTL": _int(environ, "CACHE_DEFAULT_TTL", 300, minimum=1),
-        "CACHE_KEY_PREFIX": "portal:v1:",
+        "CACHE_KEY_PREFIX": key_prefix(environ),
         "DEPENDENCIES": dependencies(environ),
         "BREAKER": breaker_defaults(environ),
         # CNJ publishes this key on the DataJud wiki and may rotate it: configurable, never logged.
@@ -321,7 +331,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "RATELIMIT_STORAGE_URI": redis_url(environ) or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": {},  # with Redis: the process's client's pool (services.redis_connection)
         "RATELIMIT_STRATEGY": "moving-window",
-        "RATELIMIT_KEY_PREFIX": "portal:v1:limiter",
+        "RATELIMIT_KEY_PREFIX": key_prefix(environ) + "limiter",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,

@@ -56,12 +56,20 @@ def test_production_requires_a_session_secret(tmp_path):
     ("APP_ENV", "staging", "APP_ENV must be one of development, production"),
     ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of"),
     ("SESSION_SECRET", "short", "SESSION_SECRET must be at least 32 characters"),
+    ("REDIS_KEY_PREFIX", "portal prod", "REDIS_KEY_PREFIX must be 1 to 40 letters"),
 ])
 def test_bad_values_name_their_variable(tmp_path, name, value, message):
     environ = {"DATABASE_URL": "postgresql://u@h/db"} if name == "DB_POOL_SIZE" else {}
     environ[name] = value
     with pytest.raises(config.ConfigError, match=message):
         load(tmp_path, **environ)
+
+
+def test_two_deployments_on_one_redis_get_their_own_keys(tmp_path):
+    assert load(tmp_path).settings["CACHE_KEY_PREFIX"] == "portal:v1:"
+    staging = load(tmp_path, REDIS_KEY_PREFIX="staging").settings
+    assert staging["CACHE_KEY_PREFIX"] == "staging:v1:"
+    assert staging["RATELIMIT_KEY_PREFIX"] == "staging:v1:limiter"
 
 
 def test_postgres_urls_use_psycopg3_and_pool_settings(tmp_path):
