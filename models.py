@@ -10,8 +10,9 @@ from sqlalchemy.types import TypeDecorator
 from extensions import db
 from utils.dates import as_utc, utcnow
 
-__all__ = ["Alert", "AuditEntry", "ChatMessage", "ChatSession", "FollowedProcess", "LoginThrottle", "Movement",
-           "PageFeedback", "ProcessInstance", "SyncRun", "User", "UtcDateTime", "utcnow"]
+__all__ = ["Alert", "AuditEntry", "ChatMessage", "ChatSession", "EmailDelivery", "EmailFollow", "EmailSubscriber",
+           "FollowedProcess", "LoginThrottle", "Movement", "PageFeedback", "ProcessInstance", "SyncRun", "User",
+           "UtcDateTime", "utcnow"]
 
 
 class UtcDateTime(TypeDecorator):
@@ -229,3 +230,72 @@ class Alert(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a username, or "auto"
+
+
+class EmailSubscriber(db.Model):
+    """An e-mail address a citizen gave to follow processes; kept only for these notices.
+
+    The digest (HMAC-SHA256 with the app's secret) is what lookups and limits use; the address itself is read only
+    to send. The row goes when its last follow goes.
+    """
+
+    __tablename__ = "email_subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(254))
+    address_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A permanent SMTP refusal or a recorded bounce: nothing more is sent to this address.
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    follows: Mapped[list[EmailFollow]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class EmailFollow(db.Model):
+    """One process one address follows: consent when asked, confirmation by the single-use link."""
+
+    __tablename__ = "email_follows"
+    __table_args__ = (UniqueConstraint("subscriber_id", "cnj"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("email_subscribers.id", ondelete="CASCADE"), index=True)
+    cnj: Mapped[str] = mapped_column(String(20), index=True)
+    consent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    consent_version: Mapped[str] = mapped_column(String(20))
+    # The confirmation link's single-use part; cleared once used.
+    nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The newest movement date already told to this address (or present at confirmation).
+    notified_through: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_notice_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Set when the follow is ending (no movement for years): its last notice goes, then the row.
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    subscriber: Mapped[EmailSubscriber] = relationship(back_populates="follows")
+
+
+class EmailDelivery(db.Model):
+    """One message to send or sent: no address here, so counts survive the address's removal.
+
+    The digest is kept a short while for the daily limit of confirmation mails, then cleared.
+    """
+
+    __tablename__ = "email_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # "confirm" | "notice" | "farewell"
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed | refused
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="SET NULL"), nullable=True, index=True)
+    follow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_follows.id", ondelete="SET NULL"), nullable=True, index=True)
+    address_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    cnj: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
