@@ -22,6 +22,7 @@ DATAJUD_PUBLIC_KEY = "cDZHYzlZa0JadVREZDJCendQbXY6SkJlTzNjLV9TRENyQk1RdnFKZGRQdw
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FILE = "session_secret"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
+DEFAULT_MAIL_FROM = "Portal da 2ª Vara Cível de Cariacica <avisos@localhost.localdomain>"
 
 
 class ConfigError(Exception):
@@ -251,6 +252,46 @@ def _thresholds(environ, name, default, higher_is_worse=True, maximum=None):
     return levels
 
 
+def _mail_address(environ, name, default):
+    """An e-mail address, or "Name <address>"; checked loosely (one @, a dot in the domain, no spaces)."""
+    from email.utils import parseaddr
+
+    raw = (environ.get(name) or "").strip() or default
+    if raw is None:
+        return None
+    address = parseaddr(raw)[1]
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain.strip(".") or " " in address:
+        raise ConfigError(f"{name} must be an e-mail address such as avisos@tjes.jus.br, got {raw!r}")
+    return raw
+
+
+def mail(environ, instance_path) -> dict:
+    """E-mail (citizens' follows, services/email_follows): SMTP when MAIL_SERVER is set, else .eml files in
+    instance/outbox/; see docs/readme_parts/14.md."""
+    use_tls = _choice(environ, "MAIL_USE_TLS", "false", ("true", "false")) == "true"
+    return {
+        "MAIL_SERVER": (environ.get("MAIL_SERVER") or "").strip() or None,
+        "MAIL_PORT": _int(environ, "MAIL_PORT", 587 if use_tls else 25, minimum=1, maximum=65535),
+        "MAIL_USE_TLS": use_tls,  # STARTTLS after connecting
+        "MAIL_USERNAME": (environ.get("MAIL_USERNAME") or "").strip() or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": _mail_address(environ, "MAIL_FROM", DEFAULT_MAIL_FROM),
+        # Optional: a mailbox that unsubscribes whoever writes to it (a second List-Unsubscribe target).
+        "MAIL_UNSUBSCRIBE_ADDRESS": _mail_address(environ, "MAIL_UNSUBSCRIBE_ADDRESS", None),
+        "MAIL_TIMEOUT_S": _float(environ, "MAIL_TIMEOUT_S", 10.0, minimum=0.5, maximum=60),
+        "MAIL_OUTBOX_DIR": os.path.join(instance_path, "outbox"),
+        # The portal's address as citizens reach it: the links inside e-mails (sent outside any request).
+        "PUBLIC_BASE_URL": _http_url(environ, "PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY": _int(environ, "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY", 3, minimum=1,
+                                                    maximum=100),
+        "EMAIL_FOLLOWS_MAX_PER_ADDRESS": _int(environ, "EMAIL_FOLLOWS_MAX_PER_ADDRESS", 20, minimum=1, maximum=1000),
+        "EMAIL_FOLLOWS_RATE_LIMIT": _rate_limit(environ, "EMAIL_FOLLOWS_RATE_LIMIT", "10/hour"),
+        "EMAIL_FOLLOWS_SEND_ATTEMPTS": _int(environ, "EMAIL_FOLLOWS_SEND_ATTEMPTS", 5, minimum=1, maximum=20),
+        "EMAIL_FOLLOWS_IDLE_DAYS": _int(environ, "EMAIL_FOLLOWS_IDLE_DAYS", 730, minimum=30),
+    }
+
+
 def monitoring(environ) -> dict:
     """The dashboard's collector, /metrics access and the alert rules (thresholds: warning, error, critical)."""
     return {
@@ -336,6 +377,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         **monitoring(environ),
+        **mail(environ, instance_path),
         # Fixed rules of the house, not environment settings.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),
