@@ -19,7 +19,8 @@ import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter
-from services import assistant, auth, background, cache, content, database, redis_connection, resilience, search
+from services import assistant, auth, background, cache, content, database, jobs, redis_connection, resilience, search
+from services.jobs.cli import cli as jobs_cli
 from services.monitoring import collector, diagnostics, metrics, readiness
 from services.processes import sync
 from utils import json_log, request_middleware
@@ -37,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)             # the HTTP layer; each restricted blueprint guards itself
     errors.init_app(app)                  # pt-BR pages and the JSON error shape, for everything above
     _register_commands(app)               # the `flask …` commands, one way for all
-    _start_background_work(app)           # collector and sync threads, only in a process that serves requests
+    _start_background_work(app)           # the job engine; without Redis, the schedule's thread in a serving process
     return app
 
 
@@ -72,13 +73,13 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
-    for command in (users_cli, sync.cli, assistant.cli, diagnostics.cli):
+    for command in (users_cli, sync.cli, assistant.cli, diagnostics.cli, jobs_cli):
         app.cli.add_command(command)
 
 
 def _start_background_work(app: Flask) -> None:
     collector.init_app(app)
-    sync.init_app(app)  # with SYNC_ENABLED
+    jobs.init_app(app)  # the periodic jobs (sync, retention, chat cleanup, monitoring sample): services/jobs
 
 
 def _configure(app: Flask, test_config: dict | None) -> None:

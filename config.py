@@ -312,6 +312,17 @@ def monitoring(environ) -> dict:
     }
 
 
+def jobs(environ) -> dict:
+    """Background jobs (services.jobs): RQ on REDIS_URL, else in-process timers; see docs/readme_parts/13.md."""
+    return {
+        # auto: RQ when REDIS_URL is set, else in-process; "eager" runs each job in the caller (tests, scripts).
+        "JOBS_MODE": _choice(environ, "JOBS_MODE", "auto", ("auto", "rq", "inprocess", "eager")),
+        "JOBS_RETENTION_INTERVAL_S": _int(environ, "JOBS_RETENTION_INTERVAL_S", 86400, minimum=60),
+        "JOBS_CHAT_CLEANUP_INTERVAL_S": _int(environ, "JOBS_CHAT_CLEANUP_INTERVAL_S", 3600, minimum=60),
+        "JOBS_MAINTENANCE_INTERVAL_S": _int(environ, "JOBS_MAINTENANCE_INTERVAL_S", 60, minimum=1, maximum=3600),
+    }
+
+
 def load(environ, instance_path) -> LoadedConfig:
     """Read every setting from `environ`; raise ConfigError on the first bad value."""
     os.makedirs(instance_path, exist_ok=True)
@@ -350,6 +361,7 @@ def load(environ, instance_path) -> LoadedConfig:
         "ASSISTANT_CACHE_TTL": _int(environ, "ASSISTANT_CACHE_TTL", 3600, minimum=0),
         "ASSISTANT_RATE_LIMIT": _rate_limit(environ, "ASSISTANT_RATE_LIMIT", "30/minute"),
         "CHAT_RETENTION_DAYS": _int(environ, "CHAT_RETENTION_DAYS", 30, minimum=1),
+        **jobs(environ),
         "SYNC_ENABLED": _choice(environ, "SYNC_ENABLED", "true", ("true", "false")) == "true",
         "SYNC_INTERVAL_S": _int(environ, "SYNC_INTERVAL_S", 1800, minimum=60),
         "SYNC_BATCH_SIZE": _int(environ, "SYNC_BATCH_SIZE", 10, minimum=1, maximum=1000),

@@ -234,22 +234,32 @@ def test_the_summary_for_the_dashboard(make_app, fake):
 
 
 def test_schedulers_of_several_workers_make_one_run(make_app, fake):
-    app = make_app({"SYNC_INTERVAL_S": "60"}, escavador=fake)
+    """Three serving processes without Redis: each runs the in-process schedule; the sync slot is claimed once."""
+    from services.jobs.engine import Engine
+    from services.jobs.scheduler import Scheduler
+
+    app = make_app({"SYNC_INTERVAL_S": "60", "MONITORING_COLLECTOR": "false"}, escavador=fake,
+                   JOBS_MODE="inprocess")
     follow(app, fake, number(1001))
-    workers = [sync.Scheduler(app, first_delay_s=0).start() for _ in range(3)]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all(worker.ticks for worker in workers):
-        time.sleep(0.02)
-    for worker in workers:
-        worker.stop()
-    assert all(worker.ticks for worker in workers)
-    assert sum(worker.runs for worker in workers) == 1 and len(runs(app)) == 1
-    assert runs(app)[0].trigger == "scheduler"
+    engines = [Engine(app) for _ in range(3)]
+    schedulers = [Scheduler(app, engine) for engine in engines]
+    for scheduler in schedulers:
+        scheduler.tick()
+    for engine in engines:
+        for job in list(engine.local.running.values()) + [j for q in engine.local.pending.values() for j in q]:
+            job.future.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (runs(app) and runs(app)[0].status != "running"):
+        time.sleep(0.05)
+    for engine in engines:
+        engine.stop()
+    assert sum(scheduler.enqueued for scheduler in schedulers) == 3  # sync, retention, chat cleanup: once each
+    assert len(runs(app)) == 1 and runs(app)[0].trigger == "scheduler"
 
 
 def test_the_factory_starts_no_scheduler_under_tests_or_cli(make_app):
     app = make_app({"SYNC_ENABLED": "true"})
-    assert "sync_scheduler" not in app.extensions
+    assert "jobs_scheduler" not in app.extensions
     assert background.serving(app) is False  # tests never start threads
     app.testing = False
     with click.Context(click.Command("db"), info_name="db"):

@@ -62,6 +62,13 @@ FIXED = {
     "breaker_forced_open": ("warning", "O disjuntor de {name} foi aberto por um administrador."),
     "component_down": ("error", "O {name} não responde: o portal segue funcionando com o cache na memória de cada "
                                 "processo, sem dividir disjuntores e limites entre os processos."),
+    "jobs_no_worker": ("critical", "Nenhum worker de tarefas em segundo plano está ativo: a sincronização, os "
+                                   "e-mails e as limpezas estão parados. Inicie `make worker` (ou o serviço "
+                                   "portal-worker)."),
+    "jobs_queue_stalled": ("error", "A fila de tarefas {name} tem um trabalho esperando há mais de dois intervalos: "
+                                    "os workers não dão conta ou estão parados."),
+    "jobs_failed": ("warning", "Há tarefas em segundo plano da fila {name} que falharam nas últimas 24 horas; "
+                               "veja o erro no painel."),
     "datajud_401": ("critical", "O DataJud recusou a chave de API (HTTP 401): atualize DATAJUD_API_KEY com a chave "
                                 "pública publicada na wiki do DataJud."),
 }

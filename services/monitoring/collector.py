@@ -1,12 +1,11 @@
 """The dashboard's data: headline history, the single collector that samples it, and the live summary.
 
-Every MONITORING_SAMPLE_INTERVAL_S (30 s) one collector per server — whichever worker holds the
-Redis lock `{prefix}monitoring:collector` (SET NX PX, renewed by its holder; another worker takes over
-within one interval if it dies), or the process itself without Redis — takes the merged metrics
-(services.monitoring.metrics), computes the window since its previous sample, appends the headline figures to
-their histories (Redis lists capped at MONITORING_HISTORY_SIZE, or memory without Redis) and runs the
-alert rules. The baseline of the window is kept beside the history, so a new collector continues
-where the old one stopped.
+Every MONITORING_SAMPLE_INTERVAL_S (30 s) the periodic job "monitoring-sample" (services.jobs: enqueued once
+per interval for the whole deployment, run by an RQ worker, or by a thread of a serving process without Redis)
+takes the merged metrics (services.monitoring.metrics), computes the window since the previous sample, appends
+the headline figures to their histories (Redis lists capped at MONITORING_HISTORY_SIZE, or a file without Redis)
+and runs the alert rules, the background jobs' own included. The baseline of the window is kept beside the
+history, so whichever process takes the next sample continues where the last one stopped.
 
 Headlines: request_rate (req/s), error_rate (% of answers that were 5xx), p95_latency (ms, from the
 window's merged histogram buckets), cache_hit_rate (% hits / (hits + misses)), cpu (%), memory (%).
@@ -17,13 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import threading
 
 from flask import current_app
 
 from extensions import db
-from services import background, cache, locks, redis_connection
+from services import cache, redis_connection
 from services.monitoring import alerts, health_score, metrics, scrape, system_info
 from services.monitoring.history import HEADLINES, FileHistory, MemoryHistory, RedisHistory, ResilientHistory
 
@@ -33,12 +31,6 @@ MIN_VOLUME = 20
 REQUESTS = "portal_http_requests_total"
 LATENCY = "portal_http_request_duration_seconds"
 CACHE = "portal_cache_events_total"
-
-_RENEW_OR_TAKE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
 
 
 # -- the window between two samples --------------------------------------------------------------------------
@@ -84,53 +76,27 @@ def window(current: dict, previous: dict | None) -> dict:
 
 # -- the collector ------------------------------------------------------------------------------------------
 class Collector:
+    """Takes the samples; when and where is the schedule's business (services.jobs)."""
+
     def __init__(self, app, history, redis_client=None, prefix: str = "portal:v1:", interval_s: float = 30):
         self.app = app
         self.history = history
         self.redis = redis_client
         self.interval_s = interval_s
-        self._token = secrets.token_hex(8)
-        self._lock_key = f"{prefix}monitoring:collector"
-        self._script = redis_client.register_script(_RENEW_OR_TAKE) if redis_client is not None else None
         self._local = threading.Lock()
-        self._file_lock = None
-        # A random first delay spreads the workers' lock attempts; the holder then samples on the interval.
-        self._thread = background.PeriodicThread("monitoring-collector", self._tick,
-                                                 first_delay_s=interval_s * (0.5 + secrets.randbelow(500) / 1000),
-                                                 retry_s=interval_s)
 
-    def is_leader(self) -> bool:
-        """Hold (or take) the server's collector lock; without Redis the process is its own server."""
-        if self._script is None:
-            return self._machine_leader()
-        try:
-            ttl_ms = int(self.interval_s * 2.5 * 1000)
-            return bool(self._script(keys=[self._lock_key], args=[self._token, ttl_ms]))
-        except Exception as exc:
-            # Redis is down: the machine's processes elect one collector among themselves with a file
-            # lock, so the outage itself is still sampled and alerted on (one alert: the unique index).
-            log.warning("monitoring collector lock unavailable", extra={"reason": type(exc).__name__})
-            return self._machine_leader()
-
-    def _machine_leader(self) -> bool:
-        if self._file_lock is None:
-            lock = locks.FileLock(state_path(self.app, "monitoring-collector.lock"))
-            if not lock.acquire():
-                return False
-            self._file_lock = lock  # held for the life of the process, like a leader's Redis lease
-        return True
-
-    def run_once(self, force: bool = False) -> dict | None:
-        """Take one sample and evaluate the alerts, if this process is the collector (or `force`)."""
+    def sample(self) -> dict | None:
+        """Take one sample and evaluate the alerts (None if this process is taking one already)."""
         if not self._local.acquire(blocking=False):
             return None
         try:
-            if not force and not self.is_leader():
-                return None
             with self.app.app_context():
                 return self._sample()
         finally:
             self._local.release()
+
+    def run_once(self, force: bool = False) -> dict | None:
+        return self.sample()
 
     def _sample(self) -> dict:
         snap = scrape.Snapshot()
@@ -145,16 +111,6 @@ class Collector:
         alerts.evaluate(alert_readings(sample, snap), current_app.config)
         return sample
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._thread.stop(timeout=0)
-
-    def _tick(self) -> float:
-        self.run_once()
-        return self.interval_s
-
 
 def alert_readings(sample: dict, snap: scrape.Snapshot) -> dict[str, float | None]:
     """What the alert rules judge: the sample's figures, breakers (worst worker) and sync failures."""
@@ -168,7 +124,19 @@ def alert_readings(sample: dict, snap: scrape.Snapshot) -> dict[str, float | Non
         readings["component_down:redis"] = 0.0 if cache.current().ping() else 1.0
     readings["datajud_401"] = None if sample.get("datajud_401") is None else float(sample["datajud_401"] > 0)
     readings["sync_failures"] = consecutive_sync_failures()
+    readings.update(job_readings())
     return readings
+
+
+def job_readings() -> dict[str, float | None]:
+    """The background jobs' alert readings (services.jobs.status): a stalled queue, no worker, failed jobs."""
+    from services.jobs import status
+
+    try:
+        return status.alert_readings(status.panel())
+    except Exception as exc:  # the sample goes on without them
+        log.warning("job readings unavailable", extra={"reason": type(exc).__name__})
+        return {}
 
 
 def consecutive_sync_failures(limit: int = 20) -> float | None:
@@ -217,7 +185,7 @@ def state_path(app, name: str) -> str:
     return os.path.join(app.instance_path, name)
 
 
-def init_app(app, start: bool | None = None) -> None:
+def init_app(app) -> None:
     config = app.config
     redis_client = redis_connection.client(app)
     if redis_client is not None:
@@ -229,10 +197,6 @@ def init_app(app, start: bool | None = None) -> None:
     collector = Collector(app, history, redis_client, config["CACHE_KEY_PREFIX"],
                           config["MONITORING_SAMPLE_INTERVAL_S"])
     app.extensions["monitoring"] = collector
-    if start is None:
-        start = config["MONITORING_COLLECTOR"] and background.serving(app)
-    if start:
-        collector.start()
 
 
 def current() -> Collector:

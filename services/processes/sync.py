@@ -18,19 +18,19 @@ One run (`run()`), under a lock that admits one runner across every worker and m
 6. a SyncRun row records the trigger, counters, status ("ok", "partial", "skipped", "failed") and
    duration; `last_run_summary()` gives the dashboard the last run, today's budget and the next run.
 
-The lock (services.locks): a PostgreSQL advisory lock on PostgreSQL; on SQLite a Redis lock when
-REDIS_URL is set, else a `flock` on a file beside the database. A runner that does not get the lock
-does nothing and records nothing.
+Where it runs: as the periodic job "sync" (services.jobs: every SYNC_INTERVAL_S, queue `default`, enqueued
+once per interval for the whole deployment; on an RQ worker with Redis, on a thread of the serving process
+without), and step 5 as its own daily `low` job "retention". `flask processes sync` and `flask jobs run sync`
+run it by hand.
 
-Where it runs: as a daemon thread in each serving process (`flask run`, each gunicorn worker) when
-SYNC_ENABLED, never under tests or other CLI commands (`flask db upgrade`…); every thread wakes when
-the next run is due, and the lock plus the "is it due?" check under it make one run per interval
-for the whole server. For cron or systemd, set SYNC_ENABLED=false and run `flask processes sync`.
+The lock (services.locks) no longer elects a runner (the schedule does); it keeps two runs from overlapping —
+a scheduled run and a manual one, or a retried one — which would spend the daily budget twice: a PostgreSQL
+advisory lock on PostgreSQL; on SQLite a Redis lock when REDIS_URL is set, else a `flock` beside the database.
+A runner that does not get the lock does nothing and records nothing.
 """
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,12 +39,12 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, union, update
 
 from extensions import db
 from models import FollowedProcess, Movement, ProcessInstance, SyncRun, utcnow
-from services import background, locks, processes, resilience
 from services import cache as cache_service
+from services import locks, processes, resilience
 from services.monitoring import metrics
 from services.processes.calls import counting_provider_requests
 from services.processes.contract import FetchStatus
@@ -55,11 +55,9 @@ from utils.dates import COURT_TIMEZONE, as_utc
 log = logging.getLogger("portal.sync")
 NOT_FOUND_NS = "sync-not-found"
 NOT_FOUND_RETRY_S = 86400
-MIN_WAIT_S = 5.0
-DUE_SLACK_S = 5.0  # a scheduler waking a little early still counts the run as due
+DUE_SLACK_S = 5.0  # a run asked for a little early still counts as due
 DELETE_CHUNK = 500
 Progress = Callable[[int, int], None]
-_random = random.SystemRandom()  # only spreads wake-ups; any generator would do
 
 
 @dataclass
@@ -75,8 +73,11 @@ class Counters:
 
 # -- one run ----------------------------------------------------------------------------------------
 
-def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: bool = False) -> SyncRun | None:
-    """Run once if this caller gets the lock (and, with `only_if_due`, if a run is due); else None."""
+def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: bool = False,
+        retention: bool = True) -> SyncRun | None:
+    """Run once if this caller gets the lock (and, with `only_if_due`, if a run is due); else None.
+
+    `retention=False` leaves step 5 to the "retention" job (the scheduled sync does)."""
     lock = locks.for_database(current_app.config)
     if not lock.acquire():
         log.info("sync skipped: another runner holds the lock", extra={"trigger": trigger})
@@ -84,12 +85,12 @@ def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: boo
     try:
         if only_if_due and not _due(utcnow()):
             return None
-        return _run_locked(trigger, progress, lock)
+        return _run_locked(trigger, progress, lock, retention)
     finally:
         lock.release()
 
 
-def _run_locked(trigger: str, progress: Progress | None, lock) -> SyncRun:
+def _run_locked(trigger: str, progress: Progress | None, lock, retention: bool = True) -> SyncRun:
     started = time.monotonic()
     _close_interrupted_runs()
     record = SyncRun(trigger=trigger, status="running", started_at=utcnow())
@@ -99,7 +100,7 @@ def _run_locked(trigger: str, progress: Progress | None, lock) -> SyncRun:
     counts = Counters()
     try:
         _refresh_due(record_id, counts, progress, lock)
-        counts.removed = _remove_unused()
+        counts.removed = remove_unused() if retention else 0
         status, error = _verdict(counts), "; ".join(counts.notes)[:1000] or None
     except Exception as exc:  # the run is recorded as failed whatever broke; the scheduler keeps going
         db.session.rollback()
@@ -192,23 +193,35 @@ def _close_interrupted_runs() -> None:
 
 # -- what to refresh, what to remove -------------------------------------------------------------------
 
+def followed_numbers():
+    """Every number someone follows, as one SELECT of a `cnj` column: what the sync keeps fresh and the retention
+    keeps. A new kind of follower is one more SELECT in this union (e.g. the citizens' e-mail follows)."""
+    return union(select(FollowedProcess.cnj.label("cnj"))).subquery()
+
+
 def due_numbers(now: datetime, limit: int) -> list[str]:
     """Followed numbers whose copy expires before the next run: never fetched first, then soonest to expire."""
     horizon = now + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
     expiry = (select(ProcessInstance.cnj.label("cnj"), func.min(ProcessInstance.valid_until).label("valid_until"))
               .group_by(ProcessInstance.cnj).subquery())
-    query = (select(FollowedProcess.cnj)
-             .outerjoin(expiry, expiry.c.cnj == FollowedProcess.cnj)
+    followed = followed_numbers()
+    first_followed = (select(FollowedProcess.cnj, func.min(FollowedProcess.added_at).label("added_at"))
+                      .group_by(FollowedProcess.cnj).subquery())
+    query = (select(followed.c.cnj)
+             .outerjoin(expiry, expiry.c.cnj == followed.c.cnj)
+             .outerjoin(first_followed, first_followed.c.cnj == followed.c.cnj)
              .where(or_(expiry.c.valid_until.is_(None), expiry.c.valid_until <= horizon))
-             .order_by(expiry.c.valid_until.asc().nulls_first(), FollowedProcess.added_at, FollowedProcess.id)
+             .order_by(expiry.c.valid_until.asc().nulls_first(), first_followed.c.added_at.asc().nulls_last(),
+                       followed.c.cnj)
              .limit(limit))
     return list(db.session.execute(query).scalars())
 
 
-def _remove_unused() -> int:
+def remove_unused() -> int:
     """Delete stored processes nobody follows and nobody read for PROCESS_RETENTION_DAYS days, with their movements."""
     cutoff = utcnow() - timedelta(days=current_app.config["PROCESS_RETENTION_DAYS"])
-    unused = (ProcessInstance.last_accessed_at < cutoff, ProcessInstance.cnj.not_in(select(FollowedProcess.cnj)))
+    unused = (ProcessInstance.last_accessed_at < cutoff,
+              ProcessInstance.cnj.not_in(select(followed_numbers().c.cnj)))
     rows = db.session.execute(select(ProcessInstance.id, ProcessInstance.cnj).where(*unused)).all()
     removed = 0
     for start in range(0, len(rows), DELETE_CHUNK):
@@ -285,56 +298,6 @@ def last_run_summary() -> dict:
 
 def _iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
-
-
-# -- the in-process scheduler --------------------------------------------------------------------
-
-class Scheduler:
-    """A daemon thread that wakes when the next run is due and tries to run it (the lock keeps it to one)."""
-
-    def __init__(self, app, first_delay_s: float | None = None):
-        self._app = app
-        interval = app.config["SYNC_INTERVAL_S"]
-        # Workers started together should not all reach for the lock in the same instant.
-        self._first_delay = first_delay_s if first_delay_s is not None else _random.uniform(10, 40)
-        self._jitter = min(30.0, interval * 0.05)
-        self.ticks = 0  # times this thread woke and tried
-        self.runs = 0  # runs this thread made
-        self._thread = background.PeriodicThread("portal-sync", self._tick, self._first_delay)
-
-    def start(self) -> Scheduler:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._thread.stop(timeout)
-
-    def _tick(self) -> float:
-        interval = self._app.config["SYNC_INTERVAL_S"]
-        self.ticks += 1
-        with self._app.app_context():
-            try:
-                if run(trigger="scheduler", only_if_due=True) is not None:
-                    self.runs += 1
-                now = utcnow()
-                until = (next_run_due(now) - now).total_seconds()
-            except Exception:
-                log.exception("sync scheduler: the run could not start; trying again later")
-                until = min(interval, 300)
-        return min(max(until, MIN_WAIT_S), interval) + _random.uniform(0, self._jitter)
-
-
-def start_scheduler(app, first_delay_s: float | None = None) -> Scheduler:
-    scheduler = Scheduler(app, first_delay_s).start()
-    app.extensions["sync_scheduler"] = scheduler
-    log.info("sync scheduler started", extra={"interval_s": app.config["SYNC_INTERVAL_S"]})
-    return scheduler
-
-
-def init_app(app) -> None:
-    """Start the scheduler thread when this process serves requests with SYNC_ENABLED (never under tests)."""
-    if app.config["SYNC_ENABLED"] and background.serving(app):
-        start_scheduler(app)
 
 
 # -- the command -----------------------------------------------------------------------------------
