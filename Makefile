@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint test-fast test-browser bench chaos chaos-short migrate clean
+.PHONY: run worker test lint test-fast test-browser bench chaos chaos-short migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: serve the portal on http://127.0.0.1:5000 with the embedded defaults (SQLite, in-memory cache)
 run: $(VENV)/.installed migrate
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+## worker: an RQ worker over the queues high, default, low, with the periodic schedule (needs REDIS_URL)
+worker: $(VENV)/.installed migrate
+	$(BIN)/flask --app app jobs worker
 
 migrate: $(VENV)/.installed
 	$(BIN)/flask --app app db upgrade

@@ -12,7 +12,17 @@ from flask_login import current_user
 
 import errors
 from services import admin_actions, audit, cache
-from services.monitoring import alerts, collector, dashboard, diagnostics, metrics, readiness, scrape, system_info
+from services.monitoring import (
+    alerts,
+    collector,
+    dashboard,
+    diagnostics,
+    instances,
+    metrics,
+    readiness,
+    scrape,
+    system_info,
+)
 from utils import request_middleware
 from view_helpers import fresh, guard, public
 
@@ -92,6 +102,13 @@ def metric_history(name: str):
 def performance():
     """Per route template: requests by status class, error share, in flight, latency percentiles."""
     return jsonify(routes=dashboard.routes(scrape.Snapshot()))
+
+
+@bp.get("/jobs")
+def jobs_panel():
+    """Background jobs: mode, queues (length, oldest job's age), workers, failed jobs with their error, and the
+    last run of each periodic job; their alerts are evaluated as it is read."""
+    return jsonify(dashboard.jobs())
 
 
 @bp.get("/alerts")
@@ -174,6 +191,7 @@ def prometheus():
     if not _address_allowed(request.remote_addr) and not (current_user.is_authenticated and
                                                           current_user.role == "admin"):
         abort(404)  # to anyone else it does not exist
+    instances.publish(scrape.Snapshot())  # the dashboard of every instance sums the instances' figures
     response = Response(scrape.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,7 +1,10 @@
 """The portal's own background threads: one way to start them, know whether to, and stop them.
 
-A serving process (`flask run`, each gunicorn worker) runs a few periodic loops — the monitoring collector,
-the sync of followed processes, the refresher of breaker state shared through Redis. Each is a
+Periodic work is the job schedule's (services.jobs): with Redis it runs on RQ workers, never in a serving
+process; without Redis a serving process (`flask run`, each gunicorn worker) runs the schedule on one thread
+(`portal-jobs-scheduler`) and the jobs on one thread per queue (`portal-jobs-<queue>`). Besides those, only the
+refresher of breaker state shared through Redis (`breaker-refresh`, services.resilience.shared) is a loop here:
+it keeps each worker's copy of the other workers' breaker states, so no request waits on Redis for it. Each is a
 `PeriodicThread`: started at most once per process and again after a fork (a forked child inherits the
 object but not the thread), stopped by an event so a test or a shutdown never waits out a sleep.
 Never started by other CLI commands (`flask db upgrade`, `flask shell`…) or under tests: `serving()`.

@@ -1,5 +1,10 @@
 """Locks that admit one holder across every worker and machine, chosen by where the data lives.
 
+They no longer elect a runner among the serving processes (the job schedule, services.jobs, enqueues each
+periodic run once for the deployment); they keep two runs of one job from overlapping where that would be wrong:
+the sync (a scheduled run beside a manual `flask processes sync` or a retried one would spend the daily DataJud
+budget twice).
+
 - PostgreSQL: a session-level `pg_try_advisory_lock` on a connection of its own (the holder's commits
   do not touch it; the server frees it if the process dies). Advisory locks are per database.
 - SQLite with REDIS_URL: a Redis lock (SET NX PX with a random token, compare-and-delete on release,

@@ -13,7 +13,7 @@ import time
 from flask import current_app
 
 from services import cache, resilience
-from services.monitoring import alerts, collector, metrics, readiness, scrape, system_info
+from services.monitoring import alerts, collector, instances, metrics, readiness, scrape, system_info
 from services.monitoring.health_score import Component
 
 OPTIONAL_UPSTREAMS = {"escavador": "ESCAVADOR_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -123,7 +123,8 @@ def routes(snap: scrape.Snapshot) -> list[dict]:
 def summary() -> dict:
     """Everything the dashboard shows, in one document."""
     snap = scrape.Snapshot()
-    by_status = {k: int(v) for k, v in snap.by(collector.REQUESTS, "status").items()}
+    deployment = instances.combined(snap)
+    by_status = deployment["by_status"]
     latest = collector.current().history.latest() or {}
     deps = dependencies(snap)
     sample = {name: latest.get(name) for name in ("cpu", "memory", "disk")}
@@ -134,6 +135,8 @@ def summary() -> dict:
     return {
         "generated_at": time.time(),
         "worker_pid": os.getpid(),
+        "instances": deployment["instances"],
+        "jobs": jobs(),
         "requests": {"total": sum(by_status.values()), "by_status": by_status,
                      "rate_per_s": latest.get("request_rate"), "error_rate_percent": latest.get("error_rate"),
                      "window_s": current_app.config["MONITORING_SAMPLE_INTERVAL_S"], "sampled_at": latest.get("time")},
@@ -148,3 +151,15 @@ def summary() -> dict:
         "alerts": [alerts.to_json(alert) for alert in alerts.active()],
         "health": collector.health_score_of(components(deps), levels),
     }
+
+
+def jobs() -> dict:
+    """The background jobs' panel (services.jobs.status), with their alerts evaluated as it is read: with no
+    worker alive, no sample job runs to raise the alert, so the admin's own view does."""
+    from services.jobs import status
+
+    panel = status.panel()
+    readings = status.alert_readings(panel)
+    if readings:
+        alerts.evaluate(readings, current_app.config)
+    return panel
