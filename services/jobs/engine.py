@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -139,7 +140,9 @@ class Engine:
 
     def enqueue_periodic(self, periodic: schedule.Periodic, slot: int | None, trigger: str = "schedule") -> JobRef:
         """One run of a periodic job, then the jobs that follow it (depends_on the run)."""
-        job_id = f"{self.prefix}periodic-{periodic.name}-{slot}" if slot is not None else None
+        # One id per deployment, job and slot (RQ allows letters, digits, "_" and "-" only).
+        job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}periodic-{periodic.name}-{slot}") \
+            if slot is not None else None
         ref = self.enqueue(run_periodic, (periodic.name, slot, trigger), {}, queue=periodic.queue,
                            retry=periodic.retry, timeout=periodic.timeout_s, job_id=job_id,
                            description=f"periodic {periodic.name}")

@@ -8,6 +8,7 @@ database. Nothing here is per-worker except `worker_pid`, reported so a test can
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from flask import current_app
@@ -135,6 +136,8 @@ def summary() -> dict:
     return {
         "generated_at": time.time(),
         "worker_pid": os.getpid(),
+        # The answering worker's threads: with Redis, none runs periodic work (tests/test_jobs.py checks).
+        "worker_threads": sorted(thread.name for thread in threading.enumerate()),
         "instances": deployment["instances"],
         "jobs": jobs(),
         "requests": {"total": sum(by_status.values()), "by_status": by_status,
