@@ -14,12 +14,14 @@ import routes
 import routes_admin
 import routes_api
 import routes_assistant
+import routes_email_follows
 import routes_health
 import routes_monitoring
 import routes_staff
 from cli_users import users_cli
 from extensions import csrf, db, limiter
 from services import assistant, auth, background, cache, content, database, jobs, redis_connection, resilience, search
+from services.email_follows.commands import cli as email_follows_cli
 from services.jobs.cli import cli as jobs_cli
 from services.monitoring import collector, diagnostics, metrics, readiness
 from services.processes import sync
@@ -68,12 +70,12 @@ def _register_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (routes_health.bp, routes.bp, routes_api.bp, routes_assistant.bp, routes_admin.bp,
-                      routes_staff.bp, routes_monitoring.bp, routes_monitoring.scrape_bp):
+                      routes_staff.bp, routes_monitoring.bp, routes_monitoring.scrape_bp, routes_email_follows.bp):
         app.register_blueprint(blueprint)
 
 
 def _register_commands(app: Flask) -> None:
-    for command in (users_cli, sync.cli, assistant.cli, diagnostics.cli, jobs_cli):
+    for command in (users_cli, sync.cli, assistant.cli, diagnostics.cli, jobs_cli, email_follows_cli):
         app.cli.add_command(command)
 
 
