@@ -63,6 +63,8 @@ class FaqEntry:
     answer_text: str
     page: str | None
     sources: tuple[Source, ...]
+    examples: tuple[str, ...] = ()  # ways people ask for it: the assistant matches questions against them
+    verified_on: date | None = None  # when the answer was last checked against its sources
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,13 @@ def _load_faq(path: Path) -> tuple[FaqEntry, ...]:
             raise ContentError(f"{origin}: duplicate id {raw['id']!r}")
         seen.add(raw["id"])
         html = phone_links(_render(str(raw["answer"]), origin))
+        examples = raw.get("examples") or []
+        if not isinstance(examples, list) or not all(isinstance(item, str) and item.strip() for item in examples):
+            raise ContentError(f"{origin}: examples must be a list of questions (text)")
+        verified = _date(raw["verified_on"], origin, "verified_on") if raw.get("verified_on") else None
         entries.append(FaqEntry(str(raw["id"]), str(raw["question"]), html, _plain(html), raw.get("page"),
-                                _sources(raw.get("sources"), origin)))
+                                _sources(raw.get("sources"), origin),
+                                tuple(item.strip() for item in examples), verified))
     return tuple(entries)
 
 

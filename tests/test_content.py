@@ -86,3 +86,29 @@ def test_fold_and_the_search_words():
     assert fold("Certidões e CUSTAS") == "certidoes e custas"
     assert fold_each("Ação Cível") == "acao civel" and len(fold_each("Ação")) == len("Ação")
     assert text.words("Como pedir uma certidão?") == ["pedir", "certidao"]
+
+
+def test_faq_examples_and_verified_on_load(tmp_path):
+    _write_minimal(tmp_path)
+    (tmp_path / "faq.yaml").write_text(
+        "- id: a\n  question: Pergunta?\n  answer: Resposta.\n  verified_on: 2026-12-04\n"
+        "  examples:\n    - \" como pergunto \"\n    - oq e isso\n", encoding="utf-8")
+    entry = content.load(tmp_path).faq[0]
+    assert entry.examples == ("como pergunto", "oq e isso")
+    assert entry.verified_on.isoformat() == "2026-12-04"
+
+
+@pytest.mark.parametrize("extra", ["  examples: uma pergunta só\n", "  examples:\n    - 3\n",
+                                   "  verified_on: ontem\n"])
+def test_bad_faq_examples_or_date_are_refused(tmp_path, extra):
+    _write_minimal(tmp_path)
+    (tmp_path / "faq.yaml").write_text("- id: a\n  question: Pergunta?\n  answer: Resposta.\n" + extra,
+                                       encoding="utf-8")
+    with pytest.raises(content.ContentError, match="faq.yaml entry 1"):
+        content.load(tmp_path)
+
+
+def test_every_faq_entry_of_the_content_has_examples(repo_content):
+    loaded = repo_content
+    assert all(len(entry.examples) >= 8 for entry in loaded.faq), \
+        [entry.id for entry in loaded.faq if len(entry.examples) < 8]
