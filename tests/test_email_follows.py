@@ -377,3 +377,17 @@ def test_confirmation_time_is_the_watermark(portal, datajud, smtp):
     subscribed(portal, client, smtp, "marca@exemplo.com.br")
     with portal.app_context():
         assert email_follows.send_notices() == 0
+
+
+def test_a_recorded_bounce_marks_the_address(portal, datajud, smtp):
+    client = portal.test_client()
+    subscribed(portal, client, smtp, "volta@exemplo.com.br")
+    result = portal.test_cli_runner().invoke(args=["follows", "bounce", "Volta@Exemplo.com.br"])
+    assert result.exit_code == 0 and result.output.strip() == "v***@exemplo.com.br: marked"
+    add_movement(datajud, NUMBER, utcnow() - timedelta(hours=1))
+    refresh(portal, NUMBER)
+    with portal.app_context():
+        assert email_follows.send_notices() == 0
+    assert len(smtp.handler.to("volta@exemplo.com.br")) == 1
+    bad = portal.test_cli_runner().invoke(args=["follows", "bounce", "nada"])
+    assert bad.exit_code != 0 and "não parece completo" in bad.output

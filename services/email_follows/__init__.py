@@ -7,7 +7,7 @@
 - `outbox` — each message is a delivery row; `deliver(id)` / `deliver_job(id)` send it (idempotent, retried);
 - `mailer` — the messages (HTML + plain text, pt-BR, List-Unsubscribe) and SMTP or the `instance/outbox/` folder;
 - `tokens` — the signed links; `addresses` — checking, keyed digest, masking; `consent` — the text and its version;
-- `commands` — `flask follows notify | cleanup | stats`.
+- `commands` — `flask follows notify | cleanup | stats | bounce ADDRESS`.
 """
 from services.email_follows.addresses import InvalidAddress
 from services.email_follows.commands import cli
@@ -15,7 +15,7 @@ from services.email_follows.consent import TEXT as CONSENT_TEXT
 from services.email_follows.consent import VERSION as CONSENT_VERSION
 from services.email_follows.mailer import configured
 from services.email_follows.notices import cleanup, counts, followed_numbers, send_notices
-from services.email_follows.outbox import deliver, deliver_job, retry_pending
+from services.email_follows.outbox import deliver, deliver_job, record_bounce, retry_pending
 from services.email_follows.subscriptions import (
     ConsentMissing,
     LinkUsed,
@@ -31,5 +31,5 @@ from services.email_follows.tokens import TokenExpired, TokenInvalid
 
 __all__ = ["CONSENT_TEXT", "CONSENT_VERSION", "ConsentMissing", "InvalidAddress", "LinkUsed", "RestrictedProcess",
            "TokenExpired", "TokenInvalid", "TooManyConfirmations", "TooManyFollows", "cleanup", "cli", "configured",
-           "confirm", "counts", "deliver", "deliver_job", "followed_numbers", "retry_pending", "send_notices",
-           "subscribe", "unsubscribe", "unsubscribe_all"]
+           "confirm", "counts", "deliver", "deliver_job", "followed_numbers", "record_bounce", "retry_pending",
+           "send_notices", "subscribe", "unsubscribe", "unsubscribe_all"]

@@ -33,3 +33,16 @@ def stats_command() -> None:
     from services.email_follows import notices
 
     click.echo(json.dumps(notices.counts(), sort_keys=True))
+
+
+@cli.command("bounce")
+@click.argument("address")
+def bounce_command(address: str) -> None:
+    """Record a bounce for ADDRESS (from a delivery status notification): nothing more is sent to it."""
+    from services.email_follows import addresses, outbox
+
+    try:
+        known = outbox.record_bounce(address)
+    except addresses.InvalidAddress as exc:
+        raise click.BadParameter(exc.message) from None
+    click.echo(f"{addresses.masked(address.strip().lower())}: {'marked' if known else 'not a subscriber'}")

@@ -139,3 +139,22 @@ def retry_pending(now=None) -> int:
            if row.attempts == 0 or row.created_at + timedelta(minutes=2 ** row.attempts - 1) <= now]
     dispatch(due)
     return len(due)
+
+
+def record_bounce(address_text: str, reason: str = "bounce recorded") -> bool:
+    """A bounce (a delivery status notification) for this address: mark it, so nothing more is sent to it.
+
+    True when the address was known. Marked addresses are removed by the cleanup after 30 days."""
+    digest = addresses.digest(addresses.normalize(address_text))
+    subscriber = db.session.execute(select(EmailSubscriber).where(EmailSubscriber.address_digest == digest)
+                                    ).scalar_one_or_none()
+    if subscriber is None:
+        return False
+    if subscriber.failed_at is None:
+        subscriber.failed_at, subscriber.failure_reason = utcnow(), reason[:255]
+    db.session.execute(EmailDelivery.__table__.update().where(
+        EmailDelivery.subscriber_id == subscriber.id, EmailDelivery.status == "pending").values(
+        status="cancelled", error="the address bounced"))
+    db.session.commit()
+    log.warning("bounce recorded: address marked", extra={"to": addresses.masked(subscriber.address)})
+    return True
