@@ -470,8 +470,8 @@ def gunicorn_portal(tmp: Path, template: Path, workers: int = 1, threads: int = 
     `users` are (username, role) pairs (password TEST_PASSWORD); yields the base URL.
     """
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}  # none of the machine's settings
-    env.update(SESSION_SECRET=TEST_SECRET, DATABASE_URL=f"sqlite:///{tmp}/portal.db",
-               LOG_FILE=str(tmp / "portal.log"), **settings)
+    env.update({"SESSION_SECRET": TEST_SECRET, "DATABASE_URL": f"sqlite:///{tmp}/portal.db",
+                "LOG_FILE": str(tmp / "portal.log"), **settings})  # settings may name another database
     shutil.copyfile(template, tmp / "portal.db")
     if users:
         with standalone_app({"DATABASE_URL": env["DATABASE_URL"], "LOG_FILE": str(tmp / "setup.log")}) as setup:
