@@ -12,6 +12,7 @@ class RecordingHandler:
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.raw: list[bytes] = []  # as received, before any parsing
         self.answers: dict[str, str] = {}  # recipient -> an SMTP reply such as "550 5.1.1 no such user"
         self._lock = threading.Lock()
 
@@ -24,6 +25,7 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
         with self._lock:
+            self.raw.append(envelope.content)
             self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"

@@ -139,6 +139,8 @@ def test_the_whole_journey_over_smtp(portal, datajud, smtp):
     unsubscribe_url = re.fullmatch(r"<(.+)>", notice["List-Unsubscribe"]).group(1)
     assert unsubscribe_url.startswith(f"{BASE}/avisos/cancelar/")
     assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # As sent: one plain line a mail program reads as a link, not an RFC 2047 encoded word.
+    assert f"List-Unsubscribe: <{unsubscribe_url}>\r\n".encode() in smtp.handler.raw[-1]
 
     # RFC 8058: the mail program POSTs "List-Unsubscribe=One-Click" with no cookie and no CSRF token.
     one_click = portal.test_client().post(unsubscribe_url.removeprefix(BASE), data="List-Unsubscribe=One-Click",

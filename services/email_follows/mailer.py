@@ -11,6 +11,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlsplit
@@ -22,6 +23,10 @@ from services.email_follows import tokens
 from services.processes import timeline
 from utils import cnj
 from utils.dates import COURT_TIMEZONE, format_court_moment, parse_iso
+
+# Long headers stay whole (RFC 5322 allows 998 characters): folded at 78, the List-Unsubscribe link would be
+# written as an encoded word, which mail programs do not read as a link.
+POLICY = policy.default.clone(max_line_length=998)
 
 
 class TransientFailure(Exception):
@@ -46,7 +51,7 @@ def link(endpoint: str, **values) -> str:
 
 def _message(address: str, subject: str, template: str, **context) -> EmailMessage:
     config = current_app.config
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["From"] = config["MAIL_FROM"]
     message["To"] = address
     message["Subject"] = subject
