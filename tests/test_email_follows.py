@@ -393,3 +393,25 @@ def test_a_recorded_bounce_marks_the_address(portal, datajud, smtp):
     assert len(smtp.handler.to("volta@exemplo.com.br")) == 1
     bad = portal.test_cli_runner().invoke(args=["follows", "bounce", "nada"])
     assert bad.exit_code != 0 and "não parece completo" in bad.output
+
+
+def test_with_rq_the_send_is_a_job_on_the_high_queue(make_app, datajud, smtp, tmp_path):
+    from services.jobs import worker as worker_module
+    from tests.conftest import RedisServer
+
+    redis_server = RedisServer(tmp_path / "redis")
+    (tmp_path / "redis").mkdir()
+    redis_server.start()
+    try:
+        app = make_app({"REDIS_URL": redis_server.url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)},
+                       datajud=datajud, JOBS_MODE="rq", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
+        client = app.test_client()
+        assert ask(client, NUMBER, "fila@exemplo.com.br").status_code == 303
+        engine = app.extensions["jobs"]
+        assert engine.queue("high").count == 1 and smtp.messages == []  # queued, not sent in the request
+        with app.app_context():
+            worker_module.build(app, engine, name="follows-test").work(burst=True)
+            assert db.session.execute(select(EmailDelivery.status)).scalar_one() == "sent"
+        assert len(smtp.handler.to("fila@exemplo.com.br")) == 1
+    finally:
+        redis_server.stop()
