@@ -12,6 +12,7 @@ from flask_login import current_user
 
 import errors
 from services import admin_actions, audit, cache
+from services.jobs import metrics as job_metrics
 from services.monitoring import (
     alerts,
     collector,
@@ -191,7 +192,9 @@ def prometheus():
     if not _address_allowed(request.remote_addr) and not (current_user.is_authenticated and
                                                           current_user.role == "admin"):
         abort(404)  # to anyone else it does not exist
-    instances.publish(scrape.Snapshot())  # the dashboard of every instance sums the instances' figures
-    response = Response(scrape.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE)
+    families = scrape.collect()
+    instances.publish(scrape.Snapshot(families))  # the dashboard of every instance sums the instances' figures
+    response = Response(scrape.exposition(families + job_metrics.families()), mimetype=None,
+                        content_type=metrics.CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
