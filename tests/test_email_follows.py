@@ -415,3 +415,16 @@ def test_with_rq_the_send_is_a_job_on_the_high_queue(make_app, datajud, smtp, tm
         assert len(smtp.handler.to("fila@exemplo.com.br")) == 1
     finally:
         redis_server.stop()
+
+
+def test_the_followed_numbers_compose_into_the_syncs_queries(portal, smtp):
+    """What the sync's selection and retention use: confirmed follows only, as a list or as a SELECT."""
+    client = portal.test_client()
+    subscribed(portal, client, smtp, "sync@exemplo.com.br")
+    assert ask(client, OTHER, "pendente@exemplo.com.br").status_code == 303  # not confirmed: not followed
+    with portal.app_context():
+        from models import ProcessInstance
+
+        kept = select(ProcessInstance.cnj).where(ProcessInstance.cnj.in_(email_follows.followed_numbers_select()))
+        assert set(db.session.execute(kept).scalars()) == {re.sub(r"\D", "", NUMBER)}
+        assert email_follows.followed_numbers() == [re.sub(r"\D", "", NUMBER)]

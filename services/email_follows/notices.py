@@ -27,15 +27,19 @@ def _active_follows():
                    EmailSubscriber.failed_at.is_(None)))
 
 
+def followed_numbers_select():
+    """The same numbers as a SELECT of one column `cnj`, to compose into the sync's queries (selection, retention)."""
+    return _active_follows().with_only_columns(EmailFollow.cnj).distinct()
+
+
 def followed_numbers() -> list[str]:
     """The CNJ numbers (20 digits) at least one confirmed citizen follows: the sync keeps them fresh."""
-    query = _active_follows().with_only_columns(EmailFollow.cnj).distinct().order_by(EmailFollow.cnj)
-    return list(db.session.execute(query).scalars())
+    return list(db.session.execute(followed_numbers_select().order_by(EmailFollow.cnj)).scalars())
 
 
 def _process_state() -> dict[str, tuple]:
     """Per stored number: (newest movement date, restricted, fetched at) for the numbers citizens follow."""
-    followed = _active_follows().with_only_columns(EmailFollow.cnj).distinct()
+    followed = followed_numbers_select()
     newest = (select(ProcessInstance.cnj, func.max(Movement.at))
               .join(Movement, Movement.process_id == ProcessInstance.id, isouter=True)
               .where(ProcessInstance.cnj.in_(followed)).group_by(ProcessInstance.cnj))
@@ -125,7 +129,7 @@ def _end_idle_follows(now, idle) -> int:
     newest = dict(db.session.execute(
         select(ProcessInstance.cnj, func.max(Movement.at))
         .join(Movement, Movement.process_id == ProcessInstance.id, isouter=True)
-        .where(ProcessInstance.cnj.in_(_active_follows().with_only_columns(EmailFollow.cnj).distinct()))
+        .where(ProcessInstance.cnj.in_(followed_numbers_select()))
         .group_by(ProcessInstance.cnj)).all())
     created = []
     for follow in db.session.execute(_active_follows().order_by(EmailFollow.id)).scalars():
