@@ -290,10 +290,17 @@ def last_run_summary() -> dict:
         "last_run": described,
         "budget": {"used": used, "limit": limit, "remaining": max(0, limit - used),
                    "day": now.astimezone(COURT_TIMEZONE).date().isoformat(), "timezone": str(COURT_TIMEZONE)},
-        "next_run_due": _iso(next_run_due(now)),
+        "next_run_due": _iso(_next_slot(now)),
         "followed": db.session.execute(select(func.count()).select_from(FollowedProcess)).scalar(),
     }
 
+
+
+def _next_slot(now: datetime) -> datetime:
+    """When the schedule (services.jobs) enqueues the next run: the start of the next interval slot."""
+    from services.jobs import schedule
+
+    return datetime.fromtimestamp(schedule.by_name("sync").next_run(current_app.config, now.timestamp()), UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
