@@ -116,6 +116,12 @@ def confirm(token):
         except email_follows.TooManyFollows as exc:
             return _link_problem("limit", 409, exc.message)
         return _no_store(current_app.make_response(render_template("email_follows/confirmed.html", done=done)))
+    try:  # a link that cannot work says so now, before the button
+        email_follows.check_confirmation(token)
+    except email_follows.TokenExpired:
+        return _link_problem("expired", 410)
+    except email_follows.TokenInvalid:
+        return _link_problem("invalid", 400)
     status = 400 if request.method == "POST" else 200
     return _no_store(current_app.make_response(
         (render_template("email_follows/confirm.html", form=form, token=token, expired_form=status == 400), status)))
@@ -126,6 +132,10 @@ def confirm(token):
 def unsubscribe(token):
     """GET shows a button (a link scanner must not unsubscribe anyone); POST cancels at once, no questions."""
     if request.method == "GET":
+        try:
+            email_follows.check_unsubscribe(token)
+        except email_follows.TokenInvalid:
+            return _link_problem("invalid", 400)
         return _no_store(current_app.make_response(render_template("email_follows/unsubscribe.html", token=token)))
     try:
         number = email_follows.unsubscribe(token)
@@ -138,6 +148,10 @@ def unsubscribe(token):
 @csrf.exempt  # the signed link is the credential, as above
 def unsubscribe_all(token):
     if request.method == "GET":
+        try:
+            email_follows.check_unsubscribe_all(token)
+        except email_follows.TokenInvalid:
+            return _link_problem("invalid", 400)
         return _no_store(current_app.make_response(
             render_template("email_follows/unsubscribe_all.html", token=token)))
     try:

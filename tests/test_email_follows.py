@@ -199,6 +199,9 @@ def test_altered_and_expired_links(portal, smtp):
     path = paths(smtp.messages[-1], "confirmar")[0]
     token = csrf_token_from(client.get(path).get_data(as_text=True))
     assert client.post(path[:-3] + "xyz", data={"csrf_token": token}).status_code == 400
+    assert client.get(path[:-3] + "xyz").status_code == 400  # said before the button, not after
+    assert client.get("/avisos/cancelar/nada").status_code == 400
+    assert client.get("/avisos/cancelar-todos/nada").status_code == 400
     assert client.post("/avisos/cancelar/nada", data="List-Unsubscribe=One-Click",
                        content_type="application/x-www-form-urlencoded").status_code == 400
     with portal.app_context():

@@ -28,8 +28,12 @@ from services.email_follows.subscriptions import (
     unsubscribe_all,
 )
 from services.email_follows.tokens import TokenExpired, TokenInvalid
+from services.email_follows.tokens import read_confirmation as check_confirmation
+from services.email_follows.tokens import read_unsubscribe as check_unsubscribe
+from services.email_follows.tokens import read_unsubscribe_all as check_unsubscribe_all
 
 __all__ = ["CONSENT_TEXT", "CONSENT_VERSION", "ConsentMissing", "InvalidAddress", "LinkUsed", "RestrictedProcess",
-           "TokenExpired", "TokenInvalid", "TooManyConfirmations", "TooManyFollows", "cleanup", "cli", "configured",
+           "TokenExpired", "TokenInvalid", "TooManyConfirmations", "TooManyFollows", "check_confirmation",
+           "check_unsubscribe", "check_unsubscribe_all", "cleanup", "cli", "configured",
            "confirm", "counts", "deliver", "deliver_job", "followed_numbers", "followed_numbers_select",
            "record_bounce", "retry_pending", "send_notices", "subscribe", "unsubscribe", "unsubscribe_all"]
