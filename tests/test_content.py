@@ -104,7 +104,7 @@ def test_bad_faq_examples_or_date_are_refused(tmp_path, extra):
     _write_minimal(tmp_path)
     (tmp_path / "faq.yaml").write_text("- id: a\n  question: Pergunta?\n  answer: Resposta.\n" + extra,
                                        encoding="utf-8")
-    with pytest.raises(content.ContentError, match="faq.yaml entry 1"):
+    with pytest.raises(content.ContentError, match=r"faq\.yaml entry 1"):
         content.load(tmp_path)
 
 

@@ -26,12 +26,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services import cache as cache_service
 from services import content, search
-from services.assistant import guardrails, llm, process_status, store
+from services.assistant import compose, guardrails, llm, process_status, store
 from services.monitoring import metrics
-from services.search import Hit, Index, Passage
+from services.search import Index, Passage
 from services.search.text import normalised_question
 from utils.masking import mask
-from utils.text import fold
 
 log = logging.getLogger("portal.assistant")
 MAX_CHARS = 1000
@@ -60,6 +59,7 @@ class Reply:
     sources: list[dict]
     path: str  # "process" | "llm" | "retrieval" | "fallback"
     session_id: str
+    intent: str = "fallback"  # the FAQ entry id it answered, "status-processo" or "fallback"
 
 
 @dataclass
@@ -94,13 +94,9 @@ def current() -> State:
     return current_app.extensions["assistant"]
 
 
-def _fact(key: str) -> content.Fact | None:
-    return next((fact for fact in content.current().unit.facts if fact.key == key and fact.confirmed), None)
-
-
 def greeting() -> str:
     """The first message: an automated assistant, not a lawyer; how to reach a person; how it answers."""
-    balcao = _fact("balcao_virtual")
+    balcao = compose.fact("balcao_virtual")
     days = current_app.config["CHAT_RETENTION_DAYS"]
     how = ("Uso um modelo de linguagem que responde só com base no conteúdo deste portal; as suas mensagens "
            "são enviadas a ele com CPF, e-mail e telefone mascarados." if llm.configured() else
@@ -119,14 +115,14 @@ def answer(session_id: str | None, text) -> Reply:
     question = validate(text)
     started = time.perf_counter()
     session = store.open_session(session_id)
-    reply_text, sources, path = _respond(question)
+    reply_text, sources, path, intent = _respond(question)
     elapsed = time.perf_counter() - started
     store.record(session, question, reply_text, path, elapsed * 1000, sources)
     metrics.record_assistant_answer(path, elapsed)
-    log.info("assistant answered", extra={"path": path, "duration_ms": round(elapsed * 1000, 1),
+    log.info("assistant answered", extra={"path": path, "intent": intent, "duration_ms": round(elapsed * 1000, 1),
                                           "sources": len(sources)})
     _maybe_cleanup()
-    return Reply(reply_text, sources, path, session)
+    return Reply(reply_text, sources, path, session, intent)
 
 
 def delete_conversation(session_id: str | None) -> int:
@@ -140,11 +136,16 @@ def transcript(session_id: str | None):
 
 # --- answering -------------------------------------------------------------------------------------------
 
-def _respond(question: str) -> tuple[str, list[dict], str]:
+def _respond(question: str) -> tuple[str, list[dict], str, str]:
+    """(answer, sources, path, intent) for a valid question."""
     state = current()
-    kind = guardrails.intent(question)
+    index = state.index
+    prepared = index.prepare(question)
+    kind = guardrails.intent(question) or guardrails.intent(prepared)
     if kind == guardrails.URGENT:
-        return _urgent(state), _urgent_sources(state), "retrieval"
+        text, used = compose.urgent_violence(index)
+        violent = guardrails.violent(question) or guardrails.violent(prepared)
+        return text, compose.sources(used), "retrieval", "emergencia-violencia" if violent else "plantao-e-urgencia"
     number = process_status.find_number(question)
     if number is not None:
         found = process_status.answer(number)
@@ -152,18 +153,37 @@ def _respond(question: str) -> tuple[str, list[dict], str]:
         if kind == guardrails.ADVICE:
             text = ("Não posso prever o resultado nem dizer o que fazer no seu caso; posso mostrar o andamento.\n\n"
                     + text)
-        return text, found.sources, "process"
-    if kind is not None:
-        text, sources = _guarded(kind, question, state)
-        return text, sources, "retrieval"
-    return _from_content(question, state)
+        return text, found.sources, "process", "status-processo"
+    match = index.intents.match(prepared)
+    topic = match.intent if match else None
+    urgent_topic = guardrails.pressing(question) or guardrails.pressing(prepared)
+    if urgent_topic and kind in (None, guardrails.ADVICE):
+        text, used = compose.pressing(index, urgent_topic)
+        return text, compose.sources(used), "retrieval", urgent_topic
+    if kind == guardrails.PERSON_SEARCH or topic == "busca-por-pessoa":
+        return (*compose.person_search(index), "retrieval", "busca-por-pessoa")
+    if kind == guardrails.PAYMENT:
+        intent = topic if topic in ("custas-e-guias", "golpe-falsa-intimacao") else "golpe-falsa-intimacao"
+        return (*compose.payment(index, intent), "retrieval", intent)
+    if kind == guardrails.RESTRICTED:
+        return (*compose.restricted(index), "retrieval", "segredo-de-justica")
+    if kind == guardrails.ADVICE or topic == "orientacao-juridica":
+        return (*compose.advice(index, topic), "retrieval", "orientacao-juridica")
+    if guardrails.other_court(question) or guardrails.tries_override(question):
+        topic = None  # another state's court, or an attempt to change the rules: "não encontrei"
+    return _from_content(question, topic, state)
 
 
-def _from_content(question: str, state: State) -> tuple[str, list[dict], str]:
-    masked = guardrails.sanitise(mask(question))  # what is searched, cached and sent: no personal data, no markup
+def _from_content(question: str, intent: str | None, state: State) -> tuple[str, list[dict], str, str]:
+    """The matched intent's FAQ answer, through the model when one is configured; "não encontrei" without one."""
     override = guardrails.tries_override(question)
-    mode = "llm" if llm.configured() and not override else "retrieval"
-    key = f"{mode}:{normalised_question(masked)}"
+    passage = compose.faq_passage(state.index, intent) if intent else None
+    if passage is None:
+        return compose.not_found(override), compose.channel_sources(), "fallback", "fallback"
+    if intent in compose.SOCIAL_INTENTS or not llm.configured() or override:
+        return compose.from_entry(passage), compose.sources([passage]), "retrieval", intent
+    masked = guardrails.sanitise(mask(question))  # what is cached and sent: no personal data, no markup
+    key = f"llm:{intent}:{normalised_question(masked)}"
     ttl = current_app.config["ASSISTANT_CACHE_TTL"]
     cache = cache_service.current()
     if ttl:
@@ -171,34 +191,31 @@ def _from_content(question: str, state: State) -> tuple[str, list[dict], str]:
         metrics.record_assistant_cache(entry is not None and entry.fresh)
         if entry is not None and entry.fresh:
             value = entry.value
-            return value["answer"], value["sources"], value["path"]
-    hits = state.index.search(masked)
-    if not hits:
-        text = _not_found(override)
-        return text, _channel_sources(), "fallback"
-    if mode == "llm":
-        try:
-            raw = llm.complete(masked, [hit.passage for hit in hits], state.cap)
-            text, sources = _from_model(raw, hits, state.known_text)
-        except llm.LlmFailed as exc:
-            metrics.record_assistant_llm_failure(exc.reason)
-            log.warning("assistant answered from retrieval: the model failed", extra={"reason": exc.reason})
-            text, sources = _from_passages(hits)
-            return text, sources, "retrieval"  # a degraded answer: not cached, the model is tried again next time
-    else:
-        text, sources = _from_passages(hits)
+            return value["answer"], value["sources"], value["path"], intent
+    # The privacy notice's sections go to the model only for a privacy question.
+    related = [hit.passage for hit in state.index.search(masked, k=3) if hit.passage.key != passage.key and
+               (intent == "privacidade" or not hit.passage.key.startswith("privacidade"))]
+    passages = [passage, *related[:2]]
+    try:
+        raw = llm.complete(masked, passages, state.cap)
+        text, sources = _from_model(raw, passages, state.known_text)
+    except llm.LlmFailed as exc:
+        metrics.record_assistant_llm_failure(exc.reason)
+        log.warning("assistant answered from retrieval: the model failed", extra={"reason": exc.reason})
+        # A degraded answer: not cached, the model is tried again next time.
+        return compose.from_entry(passage), compose.sources([passage]), "retrieval", intent
     if ttl:
-        cache.set(CACHE_NS, key, {"answer": text, "sources": sources, "path": mode}, ttl=ttl)
-    return text, sources, mode
+        cache.set(CACHE_NS, key, {"answer": text, "sources": sources, "path": "llm"}, ttl=ttl)
+    return text, sources, "llm", intent
 
 
-def _from_model(raw: str, hits: list[Hit], known_text: str) -> tuple[str, list[dict]]:
+def _from_model(raw: str, passages: list[Passage], known_text: str) -> tuple[str, list[dict]]:
     text = guardrails.sanitise(raw)
     cited = []
     for number in _CITATION.findall(text):
         index = int(number) - 1
-        if 0 <= index < len(hits) and hits[index].passage not in cited:
-            cited.append(hits[index].passage)
+        if 0 <= index < len(passages) and passages[index] not in cited:
+            cited.append(passages[index])
     text = _CITATION.sub("", text).strip()
     if len(text) < 10:
         raise llm.LlmFailed("empty")
@@ -208,118 +225,7 @@ def _from_model(raw: str, hits: list[Hit], known_text: str) -> tuple[str, list[d
         raise llm.LlmFailed("ungrounded")
     if len(text) > MAX_ANSWER_CHARS:
         text = text[:MAX_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
-    return text, _sources(cited or [hits[0].passage])
-
-
-def _shorten(text: str, limit: int = MAX_PASSAGE_ANSWER_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    for stop in ("\n\n", "\n", ". "):
-        if cut.rfind(stop) > limit // 2:
-            return cut[:cut.rfind(stop) + (1 if stop == ". " else 0)].rstrip() + "\n…"
-    return cut.rsplit(" ", 1)[0] + " …"
-
-
-def _from_passages(hits: list[Hit]) -> tuple[str, list[dict]]:
-    best = hits[0].passage
-    text = f"{best.title}\n\n{_shorten(best.text)}"
-    related = [hit.passage for hit in hits[1:2] if hit.score >= 0.75 * hits[0].score and hit.passage.url != best.url]
-    return text, _sources([best, *related])
-
-
-def _sources(passages: list[Passage], limit: int = 5) -> list[dict]:
-    """Each passage's portal page first, then the official links it holds; never a non-official link."""
-    result, seen = [], set()
-    for passage in passages:
-        candidates = [(passage.title, passage.url)] + [(link.title, link.url) for link in passage.links]
-        for title, url in candidates:
-            if url not in seen and guardrails.official_url(url) and len(result) < limit:
-                seen.add(url)
-                result.append({"title": title, "url": url})
-    return result
-
-
-def _passage(state: State, key_part: str) -> Passage | None:
-    return next((p for p in state.index.passages if key_part in fold(p.key)), None)
-
-
-def _channels() -> str:
-    lines = []
-    balcao, ouvidoria = _fact("balcao_virtual"), _fact("ouvidoria")
-    if balcao:
-        lines.append(f"• Balcão Virtual do TJES (atendimento por vídeo com a secretaria da vara): {balcao.value}")
-    if ouvidoria:
-        lines.append(f"• {ouvidoria.label}: {ouvidoria.value}")
-    catalog = content.current().unit.catalog_url
-    lines.append(f"• Telefones e endereços das unidades: catálogo da Ouvidoria do TJES, {catalog}")
-    return "\n".join(lines)
-
-
-def _channel_sources() -> list[dict]:
-    sources = [{"title": "Contato", "url": "/contato"}]
-    balcao = _fact("balcao_virtual")
-    if balcao:
-        sources.append({"title": "Balcão Virtual do TJES", "url": balcao.value})
-    return sources
-
-
-def _not_found(override: bool) -> str:
-    lead = ("Não posso mudar as minhas regras nem mostrar as minhas instruções. " if override else "")
-    return (f"{lead}Não encontrei essa informação no conteúdo deste portal, e não vou arriscar uma resposta. "
-            "Tente perguntar com outras palavras, ou fale com a secretaria da vara:\n" + _channels())
-
-
-def _urgent(state: State) -> str:
-    plantao = _passage(state, "plantao-e-urgencia")
-    text = ("Se você ou alguém está em perigo agora, ligue 190 (Polícia Militar). Em caso de violência contra a "
-            "mulher, ligue 180 (Central de Atendimento à Mulher).\n\n")
-    if plantao:
-        text += plantao.text
-    violence = _passage(state, "violencia-domestica")
-    if violence:
-        text += f"\n\n{violence.title}\n{_shorten(violence.text, 600)}"
-    return text
-
-
-def _urgent_sources(state: State) -> list[dict]:
-    return _sources([p for p in (_passage(state, "plantao-e-urgencia"), _passage(state, "violencia-domestica")) if p])
-
-
-def _guarded(kind: str, question: str, state: State) -> tuple[str, list[dict]]:
-    if kind == guardrails.PERSON_SEARCH:
-        follow = _passage(state, "acompanhar-processo")
-        text = ("Este assistente não pesquisa pessoas por nome, CPF ou CNPJ e não mostra dados pessoais das partes. "
-                "A consulta de processos deste portal é feita só pelo número do processo (número CNJ, com 20 "
-                "dígitos).\n\nSe você é parte no processo e não tem o número, peça ajuda à secretaria pelo Balcão "
-                "Virtual do TJES. Não envie CPF nem outros dados pessoais nesta conversa.")
-        return text, [{"title": "Consulta de processos", "url": "/consulta"}, *_sources([follow] if follow else [])]
-    if kind == guardrails.PAYMENT:
-        costs, scam = _passage(state, "custas-e-guias"), _passage(state, "golpe-falsa-intimacao")
-        text = ("Este assistente, o portal e a vara não enviam links de pagamento, não cobram por mensagem e não "
-                "pedem PIX.")
-        for passage in (costs, scam):
-            if passage:
-                text += f"\n\n{passage.title}\n{passage.text}"
-        return text, _sources([p for p in (costs, scam) if p])
-    if kind == guardrails.RESTRICTED:
-        secret = _passage(state, "segredo-de-justica")
-        text = "Este assistente não informa nada sobre processos em segredo de justiça."
-        if secret:
-            text += f"\n\n{secret.text}"
-        return text, _sources([secret] if secret else [])
-    # Legal advice or a prediction: say so, point to help, and still explain the term asked about, if any.
-    advice = _passage(state, "orientacao-juridica")
-    text = ("Não posso dar orientação jurídica sobre o seu caso nem prever o resultado de um processo.\n\n"
-            + (advice.text if advice else ""))
-    passages = [advice] if advice else []
-    skip = ("orientacao-juridica", "preciso-de-advogado")
-    term = next((hit.passage for hit in state.index.search(mask(question))
-                 if hit.passage.kind == "faq" and hit.passage.key not in skip), None)
-    if term:
-        text += f"\n\nSe a sua dúvida é sobre o que um termo significa:\n{term.title}\n{_shorten(term.text, 800)}"
-        passages.append(term)
-    return text, _sources(passages)
+    return text, compose.sources(cited or [passages[0]])
 
 
 # --- retention and app wiring ---------------------------------------------------------------------------

@@ -37,6 +37,9 @@ _PERSON = re.compile(
     r"\bnome d[aoe] (pessoa|parte|reu|re|autor|autora|fulano|alguem)\b|"
     r"\b(consultar|pesquisar|buscar|procurar|descobrir|achar|encontrar|ver) (\w+ )?(uma )?(pessoa|alguem|fulano)\b|"
     r"\b(alguem|fulano|ele|ela|[a-z]+ tem) (tem )?processo (contra|na justica)\b|"
+    r"\bprocesso(s)? (\w+ )?(no|em) nome (de|da|do)\b|"
+    r"\b(vizinh\w*|ex|irma\w*|irmao|prim[oa]|amig[oa]|cunhad[oa]|sogr[oa]|patrao|chefe|marido|esposa|namorad[oa]|"
+    r"colega|fulano)\b.{0,40}\b(sendo processad\w*|foi processad\w*|tem processo|responde a processo)\b|"
     r"\bprocesso(s)? (\w+ ){0,3}(d[aoe]|contra|em nome d[aoe]) (minha |meu |uma |um |o |a )?"
     r"(vizinh\w*|ex|irma\w*|irmao|prim[oa]|amig[oa]|mae|pai|tia|tio|cunhad[oa]|sogr[oa]|patrao|chefe|marido|"
     r"esposa|mulher|namorad[oa]|colega|pessoa|empresa|fulano|outra pessoa)\b")
@@ -60,6 +63,7 @@ _ADVICE = re.compile(
     r"\bminhas? chances?\b|\b(eu )?devo (recorrer|aceitar|assinar|fazer|entrar|processar|pagar|desistir|contestar|"
     r"responder|ir|fechar|concordar|pedir)\b|\bo que (eu )?(devo|tenho que|preciso) fazer\b|\bvale a pena\b|"
     r"\bo juiz vai (decidir|dar|julgar|aceitar|negar|mandar|me dar)\b|\b(tenho|terei) direito\b|"
+    r"\bquanto (de \w+ )?(\w+ ){0,3}(eu )?(vou|consigo|posso|irei) (receber|ganhar)\b|"
     r"\bquanto tempo (falta|vai demorar|demora|leva) (para|pra|pro|ate) "
     r"(o juiz|a juiza|juiz|juiza|sair|meu|minha|o meu|a minha|"
     r"decidir|julgar)\b|\bquando (vai sair|sai|o juiz vai)\b|\b(qual|quanto) (e |sera )?(o )?valor (da|de) "
@@ -86,6 +90,50 @@ def intent(text: str) -> str | None:
         return RESTRICTED
     if _ADVICE.search(folded):
         return ADVICE
+    return None
+
+
+_SOON = re.compile(r"\b(hoje|hj|amanha|agora|ja|urgente|urgencia|daqui a pouco|bateu|bateram|chegou|chegaram|"
+                   r"esta na porta|na minha porta|essa semana|esta semana|socorro)\b|!!")
+_EVICTION = re.compile(r"\b(despej\w*|despeij\w*|desocupa\w*|reintegracao de posse|"
+                       r"troca\w* a fechadura|(poe|por|colocar|jogar|bota\w*) (as |minhas )?(minhas )?coisas? na rua|"
+                       r"(tirar|tira|expulsar) (a gente|nos|eu|minha familia) (de casa|da casa))")
+_BLOCKED = re.compile(r"\b(bloque\w*|penhor\w*|congel\w*|sisbajud|sequestr\w*) .{0,40}"
+                      r"\b(conta|salario|dinheiro|poupanca|pix|aposentadoria|beneficio)|"
+                      r"\b(conta|salario|poupanca|aposentadoria)\b.{0,30}\b(bloque\w*|penhor\w*|congel\w*)")
+_HEARING = re.compile(r"\baudiencia\b")
+_HEARING_SOON = re.compile(r"\b(hoje|hj|amanha|agora|daqui a pouco|daqui a \d+ ?(h|hora|horas|min|minutos))\b")
+
+
+_ELSEWHERE = re.compile(
+    r"\b(sao paulo|rio de janeiro|minas gerais|bahia|parana|santa catarina|rio grande do sul|rio grande do norte|"
+    r"goias|pernambuco|ceara|amazonas|maranhao|piaui|paraiba|alagoas|sergipe|mato grosso|tocantins|"
+    r"rondonia|roraima|amapa|acre|distrito federal|brasilia|campinas|belo horizonte|curitiba|porto alegre|"
+    r"salvador|recife|fortaleza|manaus|goiania|florianopolis|sp|rj|mg|ba|pr|sc|rs|df)\b")
+_COURT_WORDS = re.compile(r"\b(forum|tribunal|vara|juizado|cartorio|tj\w*|comarca|justica)\b")
+
+
+def other_court(text: str) -> bool:
+    """A question about a court outside Espírito Santo: the portal holds only this court's content."""
+    folded = fold(text)
+    return bool(_ELSEWHERE.search(folded) and _COURT_WORDS.search(folded))
+
+
+def violent(text: str) -> bool:
+    """Violence, threats or danger (the URGENT kind without the after-hours liminar)."""
+    return bool(_URGENT.search(fold(text)))
+
+
+def pressing(text: str) -> str | None:
+    """An eviction about to happen, a blocked account or salary, a hearing today or tomorrow: the intent id
+    whose answer follows the fastest real channel, or None. Checked after `intent`'s URGENT (violence first)."""
+    folded = fold(text)
+    if _EVICTION.search(folded) and _SOON.search(folded + (" !!" if "!!" in text else "")):
+        return "despejo"
+    if _BLOCKED.search(folded):
+        return "bloqueio-de-conta"
+    if _HEARING.search(folded) and _HEARING_SOON.search(folded):
+        return "audiencia"
     return None
 
 

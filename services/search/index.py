@@ -15,7 +15,10 @@ import bm25s
 import numpy as np
 
 from services.content import FAQ_SLUG, Content, Source
+from services.search import colloquial
 from services.search import text as pt
+from services.search.intents import IntentMatcher
+from utils.text import fold
 
 # A passage is used only when it scores at least MIN_SCORE (BM25, k1=1.2, b=0.75 over this corpus) and holds
 # at least MIN_COVERAGE of the question's weight (the idf of its words, a word the corpus lacks counting as the
@@ -28,6 +31,8 @@ GUESSED_WORD_SHARE = 0.7
 CANDIDATES = 10
 FAQ_QUESTION_WEIGHT = 3  # the question of a FAQ entry says what it answers: it counts three times
 TITLE_WEIGHT = 2
+# The pieces of the colloquial normaliser applied before intent matching (each measured: docs/readme_parts/11.md).
+NORMALISER_PIECES = ("squeeze", "expand", "spell")
 
 # Everyday words → the words the content uses (folded, before stemming).
 SYNONYMS = {
@@ -129,7 +134,23 @@ class Index:
         count = len(corpus)
         self._idf = {token: math.log(1 + (count - df + 0.5) / (df + 0.5)) for token, df in frequency.items()}
         self._unknown_idf = math.log(1 + (count + 0.5) / 0.5)
+        self.pieces = NORMALISER_PIECES
+        examples = [item for entry in content.faq for item in (entry.question, *entry.examples)]
+        self.speller = colloquial.Speller(
+            {word for p in self.passages for word in pt.words(p.title + " " + p.text)} |
+            {word for item in examples for word in pt.words(fold(item))})
+        self.intents = IntentMatcher(content.faq, self.prepare)
 
+    def prepare(self, question: str) -> str:
+        """The question as the content would write it: folded, phone writing undone, misspellings corrected."""
+        text = fold(question)
+        if "squeeze" in self.pieces:
+            text = colloquial.squeeze(text)
+        if "expand" in self.pieces:
+            text = colloquial.expand(text)
+        if "spell" in self.pieces:
+            text = self.speller.fix(text)
+        return text
 
     def query_groups(self, question: str) -> list[tuple[tuple[str, ...], int]]:
         """One group per meaningful word of the question: its stem, the stem of the word the content uses for

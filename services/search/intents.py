@@ -1,0 +1,130 @@
+"""Which FAQ entry (intent) a question asks for: its examples and its passage text scored together.
+
+Each FAQ entry of content/faq.yaml is an intent; its question and `examples` are the ways people ask for it.
+A question is scored against every intent as
+    EXAMPLE_WEIGHT × (best example's similarity) + PASSAGE_WEIGHT × (BM25 of the entry's text, over the best)
+where an example's similarity is the idf-weighted overlap of stems (cosine over binary vectors) blended with the
+overlap of character trigrams (for misspellings the stems miss). The best intent wins when its score reaches
+MIN_SCORE and the intent's words hold at least MIN_COVERAGE of the question's weight; otherwise no intent
+(the assistant's fallback). Figures tuned on the evaluation's tuning half only (tests/citizen_eval.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+
+from services.content import FaqEntry
+from services.search import text as pt
+
+EXAMPLE_WEIGHT = 0.7
+PASSAGE_WEIGHT = 0.3
+TRIGRAM_SHARE = 0.3  # of an example's similarity: the character trigrams; the rest is the stems
+MIN_SCORE = 0.3
+MIN_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: str
+    score: float
+    runner_up: str | None = None
+
+
+def _trigrams(words: list[str]) -> frozenset[str]:
+    grams = set()
+    for word in words:
+        padded = f" {word} "
+        grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return frozenset(grams)
+
+
+@dataclass(frozen=True)
+class _Example:
+    intent: int
+    stems: frozenset[str]
+    norm: float
+    grams: frozenset[str]
+
+
+class IntentMatcher:
+    """Built once per app from the FAQ entries (the content changes only with a deploy)."""
+
+    def __init__(self, entries: tuple[FaqEntry, ...], prepare=lambda text: text):
+        self.ids = [entry.id for entry in entries]
+        self._prepare = prepare  # the colloquial normaliser, applied to examples and questions alike
+        asked = [[entry.question, *entry.examples] for entry in entries]
+        example_words = [[pt.words(prepare(item)) for item in items] for items in asked]
+        documents = [[pt.stem(w) for items in words for w in items] * 2 +
+                     pt.tokens(prepare(entry.question + " " + entry.answer_text))
+                     for entry, words in zip(entries, example_words, strict=True)]
+        frequency: dict[str, int] = {}
+        all_examples = [(index, words) for index, group in enumerate(example_words) for words in group]
+        for _, words in all_examples:
+            for stem in {pt.stem(word) for word in words}:
+                frequency[stem] = frequency.get(stem, 0) + 1
+        count = len(all_examples)
+        self._idf = {stem: math.log(1 + count / df) for stem, df in frequency.items()}
+        self._unknown_idf = math.log(1 + count)
+        self._examples = []
+        for index, words in all_examples:
+            stems = frozenset(pt.stem(word) for word in words)
+            if stems:
+                norm = math.sqrt(sum(self._idf[stem] ** 2 for stem in stems))
+                self._examples.append(_Example(index, stems, norm, _trigrams(words)))
+        self._vocab = [frozenset(doc) for doc in documents]
+        self._known = frozenset().union(*self._vocab)
+        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self._bm25.index(documents, show_progress=False)
+
+    def _weight(self, stem: str) -> float:
+        return self._idf.get(stem, self._unknown_idf)
+
+    def scores(self, question: str) -> list[tuple[float, int]]:
+        """(score, intent index) for every intent with any overlap, best first."""
+        words = pt.words(self._prepare(question))
+        stems = frozenset(pt.stem(word) for word in words)
+        if not stems:
+            return []
+        query_norm = math.sqrt(sum(self._weight(stem) ** 2 for stem in stems))
+        grams = _trigrams(words)
+        best = [0.0] * len(self.ids)
+        for example in self._examples:
+            shared = stems & example.stems
+            cosine = sum(self._weight(stem) ** 2 for stem in shared) / (query_norm * example.norm) if shared else 0.0
+            trigram = len(grams & example.grams) / math.sqrt(len(grams) * len(example.grams)) if grams else 0.0
+            similarity = (1 - TRIGRAM_SHARE) * cosine + TRIGRAM_SHARE * trigram
+            if similarity > best[example.intent]:
+                best[example.intent] = similarity
+        passage = self._bm25.get_scores([stem for stem in stems if stem in self._idf] or list(stems))
+        top = float(np.max(passage)) if len(passage) else 0.0
+        combined = []
+        for index, similarity in enumerate(best):
+            score = EXAMPLE_WEIGHT * similarity + PASSAGE_WEIGHT * (float(passage[index]) / top if top else 0.0)
+            if score > 0:
+                combined.append((score, index))
+        combined.sort(reverse=True)
+        return combined
+
+    def coverage(self, question: str, index: int | None = None) -> float:
+        """The share of the question's weight (idf of its stems) that intent `index`'s words hold (None: any
+        intent's words — how much of the question is about what the content covers at all)."""
+        stems = {pt.stem(word) for word in pt.words(self._prepare(question))}
+        vocabulary = self._known if index is None else self._vocab[index]
+        total = sum(self._weight(stem) for stem in stems)
+        held = sum(self._weight(stem) for stem in stems if stem in vocabulary)
+        return held / total if total else 0.0
+
+    def match(self, question: str, allowed=None) -> Match | None:
+        """The intent the question asks for, or None (nothing close enough). `allowed`: only these ids."""
+        ranked = [(score, index) for score, index in self.scores(question)
+                  if allowed is None or self.ids[index] in allowed]
+        if not ranked:
+            return None
+        score, index = ranked[0]
+        if score < MIN_SCORE or self.coverage(question) < MIN_COVERAGE:
+            return None
+        runner_up = self.ids[ranked[1][1]] if len(ranked) > 1 else None
+        return Match(self.ids[index], score, runner_up)

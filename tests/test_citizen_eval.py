@@ -1,0 +1,49 @@
+"""The persona evaluation (tests/citizen_eval.py) on both paths: the test half's intent and must-rule figures.
+
+`make eval` runs this file with -s to print both halves; the tuning half's failures are printed, the test half
+only as figures. The floors below are the figures reached honestly (see docs/readme_parts/11.md)."""
+from __future__ import annotations
+
+import pytest
+
+from services import assistant
+from tests.citizen_eval import evaluate, load
+
+TEST_MIN_INTENT = 0.0
+TEST_MIN_RULES = 1.0
+
+
+def _run(app, label):
+    with app.app_context():
+        known = assistant.current().known_text
+
+        def ask(question):
+            with app.test_request_context("/api/v1/chat", method="POST"):
+                return assistant.answer(None, question)
+
+        tuning, old, test = evaluate(ask, known)
+    print(f"\n[{label}] {tuning.line()}\n[{label}] {old.line()}\n[{label}] {test.line()}")
+    for failure in tuning.failures + old.failures:
+        print(f"  tuning failure: {failure}")
+    return tuning, old, test
+
+
+def test_the_split_is_fixed_and_both_halves_are_big_enough():
+    tuning, test = load()
+    assert len(tuning) + len(test) >= 240
+    assert len(tuning) >= 100 and len(test) >= 100
+
+
+def test_retrieval_path(app):
+    _, _, test = _run(app, "retrieval")
+    assert test.intent_share >= TEST_MIN_INTENT
+    assert test.rules_share >= TEST_MIN_RULES
+
+
+@pytest.mark.parametrize("mode", ["quote"])
+def test_against_the_fake_model(make_app, openai, mode):
+    openai.set(mode)
+    _, _, test = _run(make_app(openai=openai), f"fake model, {mode}")
+    assert openai.count > 0
+    assert test.intent_share >= TEST_MIN_INTENT
+    assert test.rules_share >= TEST_MIN_RULES
