@@ -292,6 +292,17 @@ def mail(environ, instance_path) -> dict:
     }
 
 
+def mail_warnings(environ, settings) -> list[str]:
+    """What a production start-up should say about e-mail left on its development defaults."""
+    warnings = []
+    if not settings["MAIL_SERVER"]:
+        warnings.append(f"MAIL_SERVER is not set: e-mails are written to {settings['MAIL_OUTBOX_DIR']} "
+                        "instead of being sent")
+    if not (environ.get("PUBLIC_BASE_URL") or "").strip():
+        warnings.append("PUBLIC_BASE_URL is not set: links in e-mails point to " + settings["PUBLIC_BASE_URL"])
+    return warnings
+
+
 def monitoring(environ) -> dict:
     """The dashboard's collector, /metrics access and the alert rules (thresholds: warning, error, critical)."""
     return {
@@ -402,7 +413,10 @@ def load(environ, instance_path) -> LoadedConfig:
         "READY_CACHE_SECONDS": 5.0,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
-    return LoadedConfig(settings, [secret_warning] if secret_warning else [])
+    warnings = [secret_warning] if secret_warning else []
+    if production:
+        warnings += mail_warnings(environ, settings)
+    return LoadedConfig(settings, warnings)
 
 
 def from_environment(instance_path) -> LoadedConfig:

@@ -431,3 +431,17 @@ def test_the_followed_numbers_compose_into_the_syncs_queries(portal, smtp):
         kept = select(ProcessInstance.cnj).where(ProcessInstance.cnj.in_(email_follows.followed_numbers_select()))
         assert set(db.session.execute(kept).scalars()) == {re.sub(r"\D", "", NUMBER)}
         assert email_follows.followed_numbers() == [re.sub(r"\D", "", NUMBER)]
+
+
+def test_production_warns_about_mail_left_on_its_defaults(tmp_path):
+    import config
+
+    production = {"APP_ENV": "production", "SESSION_SECRET": "s" * 40}
+    warnings = config.load(production, str(tmp_path)).warnings
+    assert any(w.startswith("MAIL_SERVER is not set") for w in warnings)
+    assert any(w.startswith("PUBLIC_BASE_URL is not set") for w in warnings)
+    configured = config.load({**production, "MAIL_SERVER": "smtp.tjes.jus.br",
+                              "PUBLIC_BASE_URL": "https://vara.tjes.jus.br"}, str(tmp_path))
+    assert configured.warnings == [] and configured.settings["MAIL_PORT"] == 25
+    with pytest.raises(config.ConfigError, match="MAIL_FROM"):
+        config.load({"MAIL_FROM": "ninguém"}, str(tmp_path))
