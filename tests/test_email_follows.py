@@ -445,3 +445,13 @@ def test_production_warns_about_mail_left_on_its_defaults(tmp_path):
     assert configured.warnings == [] and configured.settings["MAIL_PORT"] == 25
     with pytest.raises(config.ConfigError, match="MAIL_FROM"):
         config.load({"MAIL_FROM": "ninguém"}, str(tmp_path))
+
+
+def test_with_tls_on_a_server_without_starttls_nothing_goes_in_clear(make_app, datajud, smtp, tmp_path):
+    app = make_app({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "MAIL_USE_TLS": "true"},
+                   datajud=datajud, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
+    assert ask(app.test_client(), NUMBER, "tls@exemplo.com.br").status_code == 303
+    with app.app_context():
+        row = db.session.execute(select(EmailDelivery)).scalar_one()
+    assert row.status == "pending" and "SMTPNotSupportedError" in row.error  # tried again later, never in clear
+    assert smtp.messages == []
