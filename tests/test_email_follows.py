@@ -133,9 +133,11 @@ def test_the_whole_journey_over_smtp(portal, datajud, smtp):
     assert len(smtp.messages) == 2
     assert notice["Subject"] == f"Processo {NUMBER}: 1 nova movimentação"
     text, html = plain(notice), html_part(notice)
-    assert "Sentença" in text and "Houve um julgamento" in text and "Nome oficial: Julgamento" in text
+    # In words the process page uses: a judgement in the 2º grau instance is an acórdão.
+    assert "Acórdão (julgamento do Tribunal)" in text and "O Tribunal julgou o recurso" in text
+    assert "Nome oficial: Julgamento" in text
     assert "Consultado em" in text and f"{BASE}/processos/{NUMBER}" in text
-    assert "Cancelar todos os avisos deste e-mail" in text and "Sentença" in html and "Cancelar todos" in html
+    assert "Cancelar todos os avisos deste e-mail" in text and "Acórdão" in html and "Cancelar todos" in html
     unsubscribe_url = re.fullmatch(r"<(.+)>", notice["List-Unsubscribe"]).group(1)
     assert unsubscribe_url.startswith(f"{BASE}/avisos/cancelar/")
     assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -166,7 +168,7 @@ def test_one_notice_per_process_per_day(portal, datajud, smtp):
         assert email_follows.send_notices() == 0  # the same day: it waits
         assert email_follows.send_notices(now=utcnow() + timedelta(hours=25)) == 1
     latest = smtp.handler.to("ana@exemplo.com.br")[-1]
-    assert "Despacho" in plain(latest) and "Sentença" not in plain(latest)  # only what is new since the last one
+    assert "Despacho" in plain(latest) and "Acórdão" not in plain(latest)  # only what is new since the last one
 
 
 def test_unsubscribe_by_link_shows_a_button_first_then_cancels(portal, datajud, smtp):

@@ -20,7 +20,7 @@ from flask import current_app, render_template
 
 from services import content
 from services.email_follows import tokens
-from services.processes import timeline
+from services.processes import summary, timeline
 from utils import cnj
 from utils.dates import COURT_TIMEZONE, format_court_moment, parse_iso
 
@@ -85,13 +85,15 @@ def confirmation(address: str, number: str, follow_id: int, nonce: str) -> Email
 
 
 def _plain(movement: dict) -> dict:
+    """One movement as the process page says it: the category (an acórdão in 2º grau), its explanation, the name."""
     category = timeline.category_of(movement.get("code"))
     at = parse_iso(movement["at"]).astimezone(COURT_TIMEZONE)
-    name = movement.get("name") or ""
-    complements = [c for c in movement.get("complements") or [] if c]
-    return {"date": at.strftime("%d/%m/%Y"), "time": at.strftime("%H:%M"), "label": timeline.category_label(category),
-            "explanation": timeline.explanation(category),
-            "name": name + (f" ({'; '.join(complements)})" if complements else "")}
+    item = timeline.PageMovement(at=at, name=movement.get("name") or "", complements=movement.get("complements") or [],
+                                 category=category, label=timeline.category_label(category),
+                                 explanation=timeline.explanation(category))
+    label, explanation = summary.movement_label(movement.get("degree") or "G1", item)
+    return {"date": at.strftime("%d/%m/%Y"), "time": at.strftime("%H:%M"), "label": label,
+            "explanation": explanation, "name": summary.official_name(item.name, item.complements)}
 
 
 def _follow_links(number: str, follow_id: int, address_digest: str) -> dict:

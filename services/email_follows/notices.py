@@ -52,7 +52,8 @@ def _process_state() -> dict[str, tuple]:
 
 
 def _new_movements(number: str, after) -> tuple[list[dict], int]:
-    query = (select(Movement.at, Movement.code, Movement.name, Movement.complements).join(ProcessInstance)
+    query = (select(Movement.at, Movement.code, Movement.name, Movement.complements, ProcessInstance.degree)
+             .join(ProcessInstance)
              .where(ProcessInstance.cnj == number, Movement.at > after).order_by(Movement.at.desc(), Movement.id))
     seen, unique = set(), []
     for row in db.session.execute(query).all():
@@ -60,7 +61,7 @@ def _new_movements(number: str, after) -> tuple[list[dict], int]:
         if key not in seen:
             seen.add(key)
             unique.append({"at": iso_z(row.at), "code": row.code, "name": row.name,
-                           "complements": list(row.complements or [])})
+                           "complements": list(row.complements or []), "degree": row.degree})
     return unique[:MOVEMENTS_PER_NOTICE], len(unique)
 
 
