@@ -136,7 +136,7 @@ def test_the_whole_journey_over_smtp(portal, datajud, smtp):
     # In words the process page uses: a judgement in the 2º grau instance is an acórdão.
     assert "Acórdão (julgamento do Tribunal)" in text and "O Tribunal julgou o recurso" in text
     assert "Nome oficial: Julgamento" in text
-    assert "Consultado em" in text and f"{BASE}/processos/{NUMBER}" in text
+    assert "Consultado em" in text and "(fonte: DataJud)" in text and f"{BASE}/processos/{NUMBER}" in text
     assert "Cancelar todos os avisos deste e-mail" in text and "Acórdão" in html and "Cancelar todos" in html
     unsubscribe_url = re.fullmatch(r"<(.+)>", notice["List-Unsubscribe"]).group(1)
     assert unsubscribe_url.startswith(f"{BASE}/avisos/cancelar/")

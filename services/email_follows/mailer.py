@@ -21,6 +21,7 @@ from flask import current_app, render_template
 from services import content
 from services.email_follows import tokens
 from services.processes import summary, timeline
+from services.processes.contract import provider_label
 from utils import cnj
 from utils.dates import COURT_TIMEZONE, format_court_moment, parse_iso
 
@@ -112,7 +113,8 @@ def notice(address: str, address_digest: str, number: str, follow_id: int, paylo
     noun = "nova movimentação" if count == 1 else "novas movimentações"
     links = _follow_links(number, follow_id, address_digest)
     message = _message(address, f"Processo {shown}: {count} {noun}", "notice", number=shown, movements=movements,
-                       count=count, noun=noun, fetched_at=format_court_moment(payload.get("fetched_at")), **links)
+                       count=count, noun=noun, fetched_at=format_court_moment(payload.get("fetched_at")),
+                       source=provider_label(payload.get("source") or "datajud"), **links)
     _list_headers(message, links["unsubscribe_url"], shown)
     return message
 

@@ -38,17 +38,17 @@ def followed_numbers() -> list[str]:
 
 
 def _process_state() -> dict[str, tuple]:
-    """Per stored number: (newest movement date, restricted, fetched at) for the numbers citizens follow."""
+    """Per stored number: (newest movement date, restricted, fetched at, provider) for the numbers citizens follow."""
     followed = followed_numbers_select()
     newest = (select(ProcessInstance.cnj, func.max(Movement.at))
               .join(Movement, Movement.process_id == ProcessInstance.id, isouter=True)
               .where(ProcessInstance.cnj.in_(followed)).group_by(ProcessInstance.cnj))
     flags = (select(ProcessInstance.cnj, func.min(ProcessInstance.fetched_at),
-                    func.count().filter(ProcessInstance.restricted.is_(True)))
+                    func.count().filter(ProcessInstance.restricted.is_(True)), func.min(ProcessInstance.source))
              .where(ProcessInstance.cnj.in_(followed)).group_by(ProcessInstance.cnj))
     latest = dict(db.session.execute(newest).all())
-    return {number: (latest.get(number), bool(restricted_rows), fetched)
-            for number, fetched, restricted_rows in db.session.execute(flags).all()}
+    return {number: (latest.get(number), bool(restricted_rows), fetched, source)
+            for number, fetched, restricted_rows, source in db.session.execute(flags).all()}
 
 
 def _new_movements(number: str, after) -> tuple[list[dict], int]:
@@ -71,7 +71,7 @@ def send_notices(now=None) -> int:
     states = _process_state()
     created = []
     for follow in db.session.execute(_active_follows().order_by(EmailFollow.id)).scalars():
-        newest, restricted, fetched = states.get(follow.cnj, (None, False, None))
+        newest, restricted, fetched, source = states.get(follow.cnj, (None, False, None, None))
         if newest is None or restricted:
             continue
         if follow.notified_through is not None and newest <= follow.notified_through:
@@ -88,7 +88,8 @@ def send_notices(now=None) -> int:
             continue
         delivery = EmailDelivery(kind="notice", subscriber_id=follow.subscriber_id, follow_id=follow.id,
                                  cnj=follow.cnj, created_at=now,
-                                 payload={"movements": movements, "total": total, "fetched_at": iso_z(fetched)})
+                                 payload={"movements": movements, "total": total, "fetched_at": iso_z(fetched),
+                                          "source": source})
         db.session.add(delivery)
         created.append(delivery)
     db.session.commit()
