@@ -433,6 +433,13 @@ def test_the_followed_numbers_compose_into_the_syncs_queries(portal, smtp):
         kept = select(ProcessInstance.cnj).where(ProcessInstance.cnj.in_(email_follows.followed_numbers_select()))
         assert set(db.session.execute(kept).scalars()) == {re.sub(r"\D", "", NUMBER)}
         assert email_follows.followed_numbers() == [re.sub(r"\D", "", NUMBER)]
+        # As services.processes.sync.followed_numbers() would take it: one more SELECT in its union.
+        from sqlalchemy import union
+
+        from models import FollowedProcess
+
+        both = union(select(FollowedProcess.cnj.label("cnj")), email_follows.followed_numbers_select()).subquery()
+        assert list(db.session.execute(select(both.c.cnj)).scalars()) == [re.sub(r"\D", "", NUMBER)]
 
 
 def test_production_warns_about_mail_left_on_its_defaults(tmp_path):
