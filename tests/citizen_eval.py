@@ -91,6 +91,7 @@ class Figures:
     with_rules: int = 0
     rules_kept: int = 0
     failures: list[str] = field(default_factory=list)
+    broken: dict[str, int] = field(default_factory=dict)  # rule broken → how many cases (aggregate only)
 
     @property
     def intent_share(self) -> float:
@@ -102,7 +103,8 @@ class Figures:
 
     def line(self) -> str:
         return (f"{self.name}: intent {self.intent_share:.1%} ({self.intent_hits}/{self.total}); "
-                f"must-rules {self.rules_share:.1%} ({self.rules_kept}/{self.with_rules} cases)")
+                f"must-rules {self.rules_share:.1%} ({self.rules_kept}/{self.with_rules} cases)"
+                + (f"; broken: {self.broken}" if self.broken else ""))
 
 
 def evaluate(ask, known_text: str) -> tuple[Figures, Figures, Figures]:
@@ -120,6 +122,9 @@ def evaluate(ask, known_text: str) -> tuple[Figures, Figures, Figures]:
             if case.must or problems:
                 result.with_rules += 1
                 result.rules_kept += not problems
+            for problem in problems:
+                label = problem.split(":")[0]
+                result.broken[label] = result.broken.get(label, 0) + 1
             if detailed and (not hit or problems):
                 result.failures.append(f"{case.intent} → {reply.intent}/{reply.path} {problems or ''}: "
                                        f"{case.question!r}")

@@ -111,10 +111,12 @@ def fastest_channel(moment: datetime | None = None) -> str:
     return text
 
 
-def urgent_violence(index: Index) -> tuple[str, list[Passage]]:
+def urgent_violence(index: Index, asks_advice: bool = False) -> tuple[str, list[Passage]]:
     """Violence or danger: 190/180 first, then the plantão and the topic's answer."""
     text = ("Se você ou alguém está em perigo agora, ligue 190 (Polícia Militar). Em caso de violência contra a "
             "mulher, ligue 180 (Central de Atendimento à Mulher).")
+    if asks_advice:
+        text += " Este assistente não dá orientação jurídica sobre o seu caso: procure um advogado ou a Defensoria."
     used = [p for p in (faq_passage(index, "emergencia-violencia"), faq_passage(index, "plantao-e-urgencia")) if p]
     for passage in used:
         text += "\n\n" + shorten(passage.text, 700)
@@ -124,7 +126,8 @@ def urgent_violence(index: Index) -> tuple[str, list[Passage]]:
 def pressing(index: Index, intent: str, moment: datetime | None = None) -> tuple[str, list[Passage]]:
     """An eviction, a blocked account or a hearing today/tomorrow: the fastest channel, then the topic."""
     passage = faq_passage(index, intent)
-    text = fastest_channel(moment)
+    text = fastest_channel(moment) + (" Este assistente não dá orientação jurídica sobre o seu caso; veja abaixo como "
+                                      "isso funciona em geral.")
     if passage:
         text += "\n\n" + shorten(passage.text, 900)
     plantao = faq_passage(index, "plantao-e-urgencia")

@@ -143,7 +143,8 @@ def _respond(question: str) -> tuple[str, list[dict], str, str]:
     prepared = index.prepare(question)
     kind = guardrails.intent(question) or guardrails.intent(prepared)
     if kind == guardrails.URGENT:
-        text, used = compose.urgent_violence(index)
+        text, used = compose.urgent_violence(index, guardrails.ADVICE in (guardrails.advice_asked(question),
+                                                                          guardrails.advice_asked(prepared)))
         violent = guardrails.violent(question) or guardrails.violent(prepared)
         return text, compose.sources(used), "retrieval", "emergencia-violencia" if violent else "plantao-e-urgencia"
     number = process_status.find_number(question)
@@ -151,8 +152,8 @@ def _respond(question: str) -> tuple[str, list[dict], str, str]:
         found = process_status.answer(number)
         text = found.text
         if kind == guardrails.ADVICE:
-            text = ("Não posso prever o resultado nem dizer o que fazer no seu caso; posso mostrar o andamento.\n\n"
-                    + text)
+            text = ("Não dou orientação jurídica: não posso prever o resultado nem dizer o que fazer no seu caso; "
+                    "posso mostrar o andamento.\n\n" + text)
         return text, found.sources, "process", "status-processo"
     match = index.intents.match(prepared)
     topic = match.intent if match else None

@@ -59,6 +59,15 @@ _RESTRICTED = re.compile(
     r"\bprocesso(s)? (sigilos\w*|em segredo)\b.{0,30}\b(de|da|do) (outra|outro|minha|meu)\b")
 _ADVICE = re.compile(
     r"\b(vou|vai|vamos|irei|iremos) (ganhar|perder|conseguir|vencer)\b|"
+    r"\b(o|a) (juiz|juiza|justica) (vai|ira) (me )?(dar|decidir|julgar|aceitar|negar|mandar|ficar|condenar)\b|"
+    r"\b(da|de) (pra|para) ganhar\b|\b(vai|vou) dar certo\b|\b(teria|tenho|terei|tem) (algum )?direito\b|"
+    r"\b(aceito|assino|recorro|desisto|contesto|pago|concordo) ou nao\b|\b(e|seria) melhor (eu )?"
+    r"(aceitar|fazer|recorrer|desistir|contestar|assinar|pagar|esperar|processar|entrar)\b|"
+    r"\b(na sua|qual a sua|qual sua) opiniao\b|\bo que (voce|vc) (acha|faria|me aconselha|recomenda)\b|"
+    r"\b(me aconselh\w*|me orient\w* sobre o meu|compensa (eu )?(processar|recorrer|aceitar|entrar))\b|"
+    r"\b(eu )?(ganho|perco) (a causa|o processo|a acao|essa acao|esse processo)\b|"
+    r"\bsera que (eu )?(ganho|perco|consigo|vou)\b|\b(tenho|tem) chances?\b|"
+    r"\b(posso|consigo) (ganhar|perder) (a causa|o processo|a acao)\b|"
     r"\b(chance|chances|probabilidade) (de|do|da|que)\b|"
     r"\bminhas? chances?\b|\b(eu )?devo (recorrer|aceitar|assinar|fazer|entrar|processar|pagar|desistir|contestar|"
     r"responder|ir|fechar|concordar|pedir)\b|\bo que (eu )?(devo|tenho que|preciso) fazer\b|\bvale a pena\b|"
@@ -135,6 +144,11 @@ def pressing(text: str) -> str | None:
     if _HEARING.search(folded) and _HEARING_SOON.search(folded):
         return "audiencia"
     return None
+
+
+def advice_asked(text: str) -> str | None:
+    """ADVICE when the message asks for advice or a prediction, whatever else it is about."""
+    return ADVICE if _ADVICE.search(fold(text)) else None
 
 
 def tries_override(text: str) -> bool:

@@ -11,6 +11,7 @@ MIN_SCORE and the intent's words hold at least MIN_COVERAGE of the question's we
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import bm25s
@@ -24,6 +25,8 @@ PASSAGE_WEIGHT = 0.3
 TRIGRAM_SHARE = 0.3  # of an example's similarity: the character trigrams; the rest is the stems
 MIN_SCORE = 0.3
 MIN_COVERAGE = 0.5
+_PLAIN = re.compile(r"[a-z0-9]+")
+SECOND_EXAMPLE_SHARE = 0.0  # the second-best example of an intent adds this share of its similarity
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class _Example:
     stems: frozenset[str]
     norm: float
     grams: frozenset[str]
+    plain: frozenset[str]  # every folded word, stop words included ("oi", "bom dia", "valeu")
 
 
 class IntentMatcher:
@@ -69,11 +73,12 @@ class IntentMatcher:
         self._idf = {stem: math.log(1 + count / df) for stem, df in frequency.items()}
         self._unknown_idf = math.log(1 + count)
         self._examples = []
-        for index, words in all_examples:
+        plain = [(index, frozenset(_PLAIN.findall(prepare(item)))) for index, items in enumerate(asked)
+                 for item in items]
+        for (index, words), (_, every_word) in zip(all_examples, plain, strict=True):
             stems = frozenset(pt.stem(word) for word in words)
-            if stems:
-                norm = math.sqrt(sum(self._idf[stem] ** 2 for stem in stems))
-                self._examples.append(_Example(index, stems, norm, _trigrams(words)))
+            norm = math.sqrt(sum(self._idf[stem] ** 2 for stem in stems)) if stems else 0.0
+            self._examples.append(_Example(index, stems, norm, _trigrams(words), every_word))
         self._vocab = [frozenset(doc) for doc in documents]
         self._known = frozenset().union(*self._vocab)
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -84,29 +89,46 @@ class IntentMatcher:
 
     def scores(self, question: str) -> list[tuple[float, int]]:
         """(score, intent index) for every intent with any overlap, best first."""
-        words = pt.words(self._prepare(question))
+        prepared = self._prepare(question)
+        words = pt.words(prepared)
         stems = frozenset(pt.stem(word) for word in words)
         if not stems:
-            return []
+            return self._only_stop_words(frozenset(_PLAIN.findall(prepared)))
         query_norm = math.sqrt(sum(self._weight(stem) ** 2 for stem in stems))
         grams = _trigrams(words)
         best = [0.0] * len(self.ids)
+        second = [0.0] * len(self.ids)
         for example in self._examples:
+            if not example.stems:
+                continue
             shared = stems & example.stems
             cosine = sum(self._weight(stem) ** 2 for stem in shared) / (query_norm * example.norm) if shared else 0.0
             trigram = len(grams & example.grams) / math.sqrt(len(grams) * len(example.grams)) if grams else 0.0
             similarity = (1 - TRIGRAM_SHARE) * cosine + TRIGRAM_SHARE * trigram
             if similarity > best[example.intent]:
+                second[example.intent] = best[example.intent]
                 best[example.intent] = similarity
+            elif similarity > second[example.intent]:
+                second[example.intent] = similarity
         passage = self._bm25.get_scores([stem for stem in stems if stem in self._idf] or list(stems))
         top = float(np.max(passage)) if len(passage) else 0.0
         combined = []
         for index, similarity in enumerate(best):
+            similarity = (similarity + SECOND_EXAMPLE_SHARE * second[index]) / (1 + SECOND_EXAMPLE_SHARE)
             score = EXAMPLE_WEIGHT * similarity + PASSAGE_WEIGHT * (float(passage[index]) / top if top else 0.0)
             if score > 0:
                 combined.append((score, index))
         combined.sort(reverse=True)
         return combined
+
+    def _only_stop_words(self, plain: frozenset[str]) -> list[tuple[float, int]]:
+        """A message of stop words only ("oi", "bom dia", "valeu"): the examples that hold the same words."""
+        best: dict[int, float] = {}
+        for example in self._examples:
+            if plain and example.plain:
+                overlap = len(plain & example.plain) / len(plain | example.plain)
+                best[example.intent] = max(best.get(example.intent, 0.0), overlap)
+        return sorted(((score, index) for index, score in best.items() if score >= MIN_SCORE), reverse=True)
 
     def coverage(self, question: str, index: int | None = None) -> float:
         """The share of the question's weight (idf of its stems) that intent `index`'s words hold (None: any
@@ -124,7 +146,8 @@ class IntentMatcher:
         if not ranked:
             return None
         score, index = ranked[0]
-        if score < MIN_SCORE or self.coverage(question) < MIN_COVERAGE:
+        stop_words_only = not pt.words(self._prepare(question))
+        if score < MIN_SCORE or (not stop_words_only and self.coverage(question) < MIN_COVERAGE):
             return None
         runner_up = self.ids[ranked[1][1]] if len(ranked) > 1 else None
         return Match(self.ids[index], score, runner_up)

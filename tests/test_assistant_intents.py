@@ -1,0 +1,87 @@
+"""Issue 11's examples, each answered on topic, and the answer's shape: the first sentence answers, urgency first,
+no leading "Sim."/"Não." quoted after a refusal, the intent in the reply."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services import assistant
+from services.assistant import compose
+from utils.text import fold
+
+EXAMPLES = [
+    ("vou ser despejado amanha!!! oq eu faço", "despejo"),
+    ("qual o telefone da 2 vara civel", "endereco-telefone-horario"),
+    ("quanto custa as custas pra abrir um processo", "custas-e-guias"),
+    ("meu patrao nao pagou minha recisao, posso processar aqui", "justica-do-trabalho"),
+    ("quem é o juiz da vara", "quem-e-o-juiz"),
+    ("oi", "saudacao"),
+    ("bom dia", "saudacao"),
+    ("quero falar com um atendente humano", "falar-com-humano"),
+    ("devo aceitar o acordo?", "orientacao-juridica"),
+]
+
+
+def _ask(app, question):
+    with app.test_request_context("/api/v1/chat", method="POST"):
+        return assistant.answer(None, question)
+
+
+@pytest.mark.parametrize(("question", "intent"), EXAMPLES)
+def test_the_issues_examples_are_answered_on_topic(app, question, intent):
+    reply = _ask(app, question)
+    assert reply.intent == intent, (reply.intent, reply.answer[:200])
+    assert reply.path != "fallback"
+    first_line = reply.answer.split("\n", 1)[0]
+    assert not first_line.startswith(("Perguntas frequentes", "Aviso de privacidade", "Privacidade")), first_line
+
+
+def test_eviction_tomorrow_gets_the_fastest_channel_before_the_topic(app):
+    reply = _ask(app, "vou ser despejado amanha!!! oq eu faço")
+    opening = fold(reply.answer.split("\n\n", 1)[0])
+    assert "advogado" in opening and "defensoria" in opening
+    assert "plantao" in opening or "balcao virtual" in opening
+    assert "despejo" in fold(reply.answer)
+
+
+def test_the_refusal_quotes_no_leading_yes_or_no(app):
+    reply = _ask(app, "devo aceitar o acordo?")
+    assert "orientação jurídica" in reply.answer
+    for paragraph in reply.answer.split("\n"):
+        assert not fold(paragraph).lstrip().startswith(("sim.", "nao.", "sim,", "nao,")), paragraph
+
+
+def test_a_cnj_number_keeps_the_process_path(app):
+    reply = _ask(app, "como está o processo 5001234-91.2023.8.08.0012?")
+    assert reply.path == "process" and reply.intent == "status-processo"
+
+
+def test_out_of_scope_is_the_fallback(app):
+    reply = _ask(app, "receita de bolo de cenoura")
+    assert reply.path == "fallback" and reply.intent == "fallback"
+
+
+@pytest.mark.parametrize(("moment", "channel"), [
+    (datetime(2026, 12, 2, 14, 0, tzinfo=UTC), "Balcão Virtual"),  # Wednesday 11h in Cariacica
+    (datetime(2026, 12, 2, 23, 30, tzinfo=UTC), "plantão judiciário"),  # Wednesday 20h30
+    (datetime(2026, 12, 5, 14, 0, tzinfo=UTC), "plantão judiciário"),  # Saturday
+])
+def test_the_fastest_channel_follows_the_office_hours(app, moment, channel):
+    with app.app_context():
+        text = compose.fastest_channel(moment)
+    assert text.startswith("É urgente: fale hoje com o seu advogado")
+    assert channel in text
+
+
+def test_without_verdict():
+    assert compose.without_verdict("Não. O acordo só vale se...") == "O acordo só vale se..."
+    assert compose.without_verdict("Sim, pode.") == "Pode."
+    assert compose.without_verdict("Não posso.") == "Não posso."
+
+
+def test_the_json_api_gives_sources_and_the_chat_page_renders_links(client):
+    response = client.post("/api/v1/chat", json={"message": "como acompanho meu processo?"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["sources"] and all(source["url"] for source in body["sources"])
