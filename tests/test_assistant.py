@@ -123,16 +123,12 @@ def test_the_defaults_of_the_assistant_settings(tmp_path):
     assert settings["OPENAI_API_KEY"] is None and settings["DEPENDENCIES"]["openai"]["deadline_s"] == 30
 
 
-def test_content_answers_are_cached_by_normalised_question(app, client, monkeypatch):
-    ask(client, "Como consigo uma certidão?")
-    with app.test_request_context():
-        key = "retrieval:" + normalised_question("como consigo certidao")
-        entry = cache_service.current().get(assistant.CACHE_NS, key)
-        assert entry is not None and entry.value["path"] == "retrieval"
-        calls = []
-        monkeypatch.setattr(assistant.current().index, "search", lambda *a, **k: calls.append(a) or [])
-    body = ask(client, "como consigo CERTIDAO").json
-    assert calls == [] and body["sources"][0]["url"] == "/perguntas-frequentes#certidoes"
+def test_model_answers_are_cached_by_intent_and_normalised_question(make_app, openai):
+    client = make_app(openai=openai).test_client()
+    first = ask(client, "Como consigo uma certidão?").json
+    again = ask(client, "como consigo CERTIDAO").json
+    assert first["path"] == again["path"] == "llm" and openai.count == 1
+    assert again["sources"][0]["url"] == "/perguntas-frequentes#certidoes"
 
 
 # --- guardrails -----------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def urgent_violence(index: Index, asks_advice: bool = False) -> tuple[str, list[
             "mulher, ligue 180 (Central de Atendimento à Mulher).")
     if asks_advice:
         text += " Este assistente não dá orientação jurídica sobre o seu caso: procure um advogado ou a Defensoria."
-    used = [p for p in (faq_passage(index, "emergencia-violencia"), faq_passage(index, "plantao-e-urgencia")) if p]
+    used = [p for p in (faq_passage(index, "plantao-e-urgencia"), faq_passage(index, "emergencia-violencia")) if p]
     for passage in used:
         text += "\n\n" + shorten(passage.text, 700)
     return text, used

@@ -155,7 +155,7 @@ def _respond(question: str) -> tuple[str, list[dict], str, str]:
             text = ("Não dou orientação jurídica: não posso prever o resultado nem dizer o que fazer no seu caso; "
                     "posso mostrar o andamento.\n\n" + text)
         return text, found.sources, "process", "status-processo"
-    match = index.intents.match(prepared)
+    match = index.intents.match(index.prepare(mask(question)))
     topic = match.intent if match else None
     urgent_topic = guardrails.pressing(question) or guardrails.pressing(prepared)
     if urgent_topic and kind in (None, guardrails.ADVICE):

@@ -1,8 +1,10 @@
 """The optional language model: an OpenAI-compatible chat completions call, grounded on retrieved passages.
 
-Every call goes through the resilience layer (`resilience.dependency("openai")`: breaker, the one retry
-layer, the OPENAI_DEADLINE_S deadline) and through a per-worker cap on concurrent calls, so slow model
-calls cannot hold every thread. Only masked text is sent. Any failure is an `LlmFailed` with a short
+The call is made with the `openai` SDK (its request building, types and errors), but the SDK's HTTP client is
+ours: an httpx.Client whose transport sends every request through the resilience layer
+(`resilience.dependency("openai")`: breaker, the one retry layer and its budget, the OPENAI_DEADLINE_S
+deadline), with the SDK's own retries off (`max_retries=0`). A per-worker cap limits concurrent calls, so slow
+model calls cannot hold every thread. Only masked text is sent. Any failure is an `LlmFailed` with a short
 reason; the caller then answers from retrieval and the person never sees an error.
 """
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import threading
 
+import httpx
+import openai
 from flask import current_app
 
 from services import resilience
@@ -17,7 +21,6 @@ from services.resilience import BreakerOpen, DependencyUnavailable, MalformedRes
 from services.search import Passage
 
 NAME = "openai"
-COMPLETIONS_PATH = "/chat/completions"
 MAX_ANSWER_TOKENS = 500
 MAX_PASSAGE_CHARS = 1500
 
@@ -88,24 +91,62 @@ def _usable(response) -> None:
         raise MalformedResponse("empty answer")
 
 
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that sends the SDK's requests through our guarded dependency client: the breaker,
+    the retry budget and the deadline stay the portal's. A completion only reads: safe to retry."""
+
+    def __init__(self, name: str = NAME):
+        self.name = name
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {key: value for key, value in request.headers.items()
+                   if key.lower() not in ("host", "content-length", "accept-encoding", "connection")}
+        answer = resilience.dependency(self.name).request(
+            request.method, str(request.url), content=request.read(), headers=headers,
+            idempotent=True, validate=_usable)
+        kept = [(key, value) for key, value in answer.headers.items()
+                if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(answer.status_code, headers=kept, content=answer.content, request=request)
+
+
+def client() -> openai.OpenAI:
+    """The SDK client of this app, built once: our transport, no SDK retries, a timeout past our deadline."""
+    app = current_app._get_current_object()
+    built = app.extensions.get("openai_client")
+    if built is None:
+        config = app.config
+        base_url = resilience.current().dependency(NAME).settings.base_url
+        built = openai.OpenAI(api_key=config["OPENAI_API_KEY"], base_url=base_url, max_retries=0, timeout=120.0,
+                              http_client=httpx.Client(transport=GuardedTransport(), timeout=120.0))
+        app.extensions["openai_client"] = built
+    return built
+
+
 def complete(question: str, passages: list[Passage], cap: ConcurrencyCap) -> str:
     """The model's raw answer text; raises LlmFailed."""
     config = current_app.config
     with cap:
         try:
-            response = resilience.dependency(NAME).request(
-                "POST", COMPLETIONS_PATH,
-                json={"model": config["OPENAI_MODEL"], "messages": build_messages(question, passages),
-                      "temperature": 0.1, "max_tokens": MAX_ANSWER_TOKENS},
-                headers={"Authorization": f"Bearer {config['OPENAI_API_KEY']}"},
-                idempotent=True,  # a completion changes nothing dependency: safe for the one retry layer
-                validate=_usable,
-            )
-        except BreakerOpen:
-            raise LlmFailed("breaker_open") from None
-        except DependencyUnavailable as exc:
-            raise LlmFailed("timeout" if "timeout" in exc.reason or "deadline" in exc.reason else
-                            "malformed" if "malformed" in exc.reason else "unavailable") from None
-    if response.status_code != 200:
-        raise LlmFailed(f"http_{response.status_code}")
-    return response.json()["choices"][0]["message"]["content"]
+            completion = client().chat.completions.create(
+                model=config["OPENAI_MODEL"], messages=build_messages(question, passages),
+                temperature=0.1, max_tokens=MAX_ANSWER_TOKENS)
+        except openai.APIStatusError as exc:
+            raise LlmFailed(f"http_{exc.status_code}") from None
+        except openai.APIConnectionError as exc:  # our transport's failures arrive as the SDK's connection error
+            raise LlmFailed(_reason(exc.__cause__ or exc.__context__)) from None
+        except openai.OpenAIError:
+            raise LlmFailed("malformed") from None
+    choices = completion.choices or []
+    content = choices[0].message.content if choices and choices[0].message else None
+    if not isinstance(content, str) or not content.strip():
+        raise LlmFailed("malformed")
+    return content
+
+
+def _reason(cause: BaseException | None) -> str:
+    if isinstance(cause, BreakerOpen):
+        return "breaker_open"
+    if isinstance(cause, DependencyUnavailable):
+        return ("timeout" if "timeout" in cause.reason or "deadline" in cause.reason else
+                "malformed" if "malformed" in cause.reason else "unavailable")
+    return "unavailable"

@@ -25,8 +25,8 @@ PASSAGE_WEIGHT = 0.3
 TRIGRAM_SHARE = 0.3  # of an example's similarity: the character trigrams; the rest is the stems
 MIN_SCORE = 0.3
 MIN_COVERAGE = 0.5
+MIN_INTENT_COVERAGE = 0.3  # and at least this share must be words of the winning intent itself
 _PLAIN = re.compile(r"[a-z0-9]+")
-SECOND_EXAMPLE_SHARE = 0.0  # the second-best example of an intent adds this share of its similarity
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,6 @@ class IntentMatcher:
         query_norm = math.sqrt(sum(self._weight(stem) ** 2 for stem in stems))
         grams = _trigrams(words)
         best = [0.0] * len(self.ids)
-        second = [0.0] * len(self.ids)
         for example in self._examples:
             if not example.stems:
                 continue
@@ -106,15 +105,11 @@ class IntentMatcher:
             trigram = len(grams & example.grams) / math.sqrt(len(grams) * len(example.grams)) if grams else 0.0
             similarity = (1 - TRIGRAM_SHARE) * cosine + TRIGRAM_SHARE * trigram
             if similarity > best[example.intent]:
-                second[example.intent] = best[example.intent]
                 best[example.intent] = similarity
-            elif similarity > second[example.intent]:
-                second[example.intent] = similarity
         passage = self._bm25.get_scores([stem for stem in stems if stem in self._idf] or list(stems))
         top = float(np.max(passage)) if len(passage) else 0.0
         combined = []
         for index, similarity in enumerate(best):
-            similarity = (similarity + SECOND_EXAMPLE_SHARE * second[index]) / (1 + SECOND_EXAMPLE_SHARE)
             score = EXAMPLE_WEIGHT * similarity + PASSAGE_WEIGHT * (float(passage[index]) / top if top else 0.0)
             if score > 0:
                 combined.append((score, index))
@@ -133,7 +128,8 @@ class IntentMatcher:
     def coverage(self, question: str, index: int | None = None) -> float:
         """The share of the question's weight (idf of its stems) that intent `index`'s words hold (None: any
         intent's words — how much of the question is about what the content covers at all)."""
-        stems = {pt.stem(word) for word in pt.words(self._prepare(question))}
+        # Numbers (a value, an age, a date) say nothing about the topic: they neither help nor count against.
+        stems = {pt.stem(word) for word in pt.words(self._prepare(question)) if not word.isdigit()}
         vocabulary = self._known if index is None else self._vocab[index]
         total = sum(self._weight(stem) for stem in stems)
         held = sum(self._weight(stem) for stem in stems if stem in vocabulary)
@@ -147,7 +143,8 @@ class IntentMatcher:
             return None
         score, index = ranked[0]
         stop_words_only = not pt.words(self._prepare(question))
-        if score < MIN_SCORE or (not stop_words_only and self.coverage(question) < MIN_COVERAGE):
+        if score < MIN_SCORE or (not stop_words_only and (self.coverage(question) < MIN_COVERAGE or
+                                                          self.coverage(question, index) < MIN_INTENT_COVERAGE)):
             return None
         runner_up = self.ids[ranked[1][1]] if len(ranked) > 1 else None
         return Match(self.ids[index], score, runner_up)
