@@ -37,3 +37,25 @@ def slow_marker(key: str, seconds: float):
     time.sleep(seconds)
     redis_connection.client().incr(f"{current_app.config['CACHE_KEY_PREFIX']}done:{key}")
     return {"done": key}
+
+
+def tick():
+    """A periodic job of the tests: counts its runs."""
+    CALLS.append("tick")
+    from services import redis_connection
+
+    client = redis_connection.client()
+    if client is not None:
+        client.rpush(f"{current_app.config['CACHE_KEY_PREFIX']}order", "tick")
+    return {"ticked": True}
+
+
+def after_tick():
+    """What follows the periodic `tick` (depends_on its run), like the e-mail notices after a sync batch."""
+    CALLS.append("after")
+    from services import redis_connection
+
+    client = redis_connection.client()
+    if client is not None:
+        client.rpush(f"{current_app.config['CACHE_KEY_PREFIX']}order", "after")
+    return {"after": True}

@@ -174,6 +174,28 @@ def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app,
     assert engine.queue("high").jobs[0].args[0] == "monitoring-sample"
 
 
+CHAIN = schedule.Periodic("test-chain", "tests.jobs_samples:tick", "low", 3600, "Teste",
+                          followed_by=(("tests.jobs_samples:after_tick", "high"),))
+
+
+def test_rq_a_periodic_run_then_what_depends_on_it_and_a_job_past_its_timeout(make_app, redis_server, monkeypatch):
+    monkeypatch.setattr(schedule, "PERIODIC", (*schedule.PERIODIC, CHAIN))
+    app = rq_app(make_app, redis_server)
+    with app.app_context():
+        engine = app.extensions["jobs"]
+        run = engine.enqueue_periodic(CHAIN, 5)
+        assert engine.queue("high").count == 0  # the follower waits for the run, though its queue comes first
+        slow = jobs.enqueue(jobs_samples.slow_marker, "late", 3, timeout=1)
+        worker_module.build(app, engine, name=f"chain-{run.id[:8]}").work(burst=True)
+        order = [item.decode() for item in engine.redis.lrange(f"{app.config['CACHE_KEY_PREFIX']}order", 0, -1)]
+        failed = {row["id"]: row for row in status.panel()["failed"]}
+        rows = {row["name"]: row for row in status.panel()["periodic"]}
+    assert order == ["tick", "after"]
+    assert run.id.endswith("periodic-test-chain-5") and rows["test-chain"]["last_run"]["status"] == "finished"
+    assert "JobTimeoutException" in failed[slow.id]["error"]
+    assert engine.redis.get(f"{app.config['CACHE_KEY_PREFIX']}done:late") is None
+
+
 def _admin_client(base: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=10)
     token = csrf_token_from(client.get("/admin/login").text)
