@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run worker test lint test-fast test-browser bench chaos chaos-short migrate clean
+.PHONY: run worker test lint test-fast test-browser bench chaos chaos-short migrate clean eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test-browser: $(VENV)/.installed-dev
 ## bench: the portal on production settings beside a bare Flask app (~12 min), into docs/BENCHMARKS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/make_bench.py $(BENCH_ARGS)
+
+## eval: the assistant's persona evaluation, tuning and test halves, retrieval-only and with a fake model (~1 min)
+eval: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -n0 -s -p no:randomly -p no:logging tests/test_citizen_eval.py
 
 ## chaos: the fault suite (bench/chaos.py, ~10 min); it stops and restarts this machine's PostgreSQL
 chaos: $(VENV)/.installed-dev
