@@ -174,6 +174,27 @@ def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app,
     assert engine.queue("high").jobs[0].args[0] == "monitoring-sample"
 
 
+def test_rq_with_redis_down_a_job_runs_in_this_process_and_the_panel_says_so(make_app, redis_server):
+    app = rq_app(make_app, redis_server)
+    redis_server.kill()
+    with app.app_context():
+        ref = jobs.enqueue(jobs_samples.record, "offline", queue="high")
+        ref.local.future.result(timeout=10)
+        panel = status.panel()
+    assert ref.mode == "inprocess" and ref.status == "finished" and jobs_samples.CALLS == ["offline"]
+    assert panel["mode"] == "rq" and panel["available"] is False and status.alert_readings(panel) == {}
+    app.extensions["jobs"].stop()
+
+
+def test_the_rq_commands_need_redis_and_known_queues(make_app, redis_server):
+    runner = make_app(JOBS_MODE="inprocess").test_cli_runner()
+    refused = runner.invoke(args=["jobs", "scheduler"])
+    assert refused.exit_code == 2 and "the scheduler needs REDIS_URL" in refused.output
+    rq_runner = rq_app(make_app, redis_server).test_cli_runner()
+    wrong = rq_runner.invoke(args=["jobs", "worker", "--queues", "high,urgent", "--burst"])
+    assert wrong.exit_code == 2 and "unknown queue(s) urgent" in wrong.output
+
+
 CHAIN = schedule.Periodic("test-chain", "tests.jobs_samples:tick", "low", 3600, "Teste",
                           followed_by=(("tests.jobs_samples:after_tick", "high"),))
 
