@@ -24,6 +24,8 @@ FAQ_TITLE = "Perguntas frequentes"
 FAQ_NAV_ORDER = 4
 LOOKUP_TITLE = "Consulta de processos"
 LOOKUP_NAV_ORDER = 1.5  # right after Início: what most people come for
+LOOKUP_SUMMARY = ("Consulte um processo do TJES pelo número CNJ e veja o andamento explicado em palavras simples. "
+                  "A consulta é só pelo número do processo; não há busca por nome ou CPF.")
 _RAW_HTML = re.compile(r"<\s*[A-Za-z!/]")
 _PAGE_FIELDS = ("title", "summary", "nav_title", "nav_order", "updated")
 

@@ -85,3 +85,13 @@ def test_the_json_api_gives_sources_and_the_chat_page_renders_links(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["sources"] and all(source["url"] for source in body["sources"])
+
+
+def test_one_index_serves_the_site_search_and_busca_lists_the_lookup_page(app, client):
+    from services import search
+
+    html = client.get("/busca?q=consulta").get_data(as_text=True)
+    assert 'href="/consulta"' in html
+    with app.app_context():
+        assert assistant.current().index is search.current()
+        assert search.site_search("consulta")[0].path == "/consulta"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 
-from services.content import FAQ_SLUG, Content, Source
+from services.content import FAQ_SLUG, LOOKUP_SUMMARY, LOOKUP_TITLE, Content, Source
 from services.search import colloquial
 from services.search import text as pt
 from services.search.intents import IntentMatcher
@@ -89,6 +89,8 @@ def passages_of(content: Content) -> list[Passage]:
         links = _links_in(entry.answer_html) + list(entry.sources)
         result.append(Passage("faq", entry.id, entry.question, f"/{FAQ_SLUG}#{entry.id}",
                               pt.html_to_text(entry.answer_html), tuple(links)))
+    # The process lookup is a page of the portal too (not a content file): /busca must find it.
+    result.append(Passage("page", "consulta", LOOKUP_TITLE, "/consulta", LOOKUP_SUMMARY))
     for page in content.pages.values():
         sources = list(page.sources)
         pieces = _HEADING.split(page.html)
