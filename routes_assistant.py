@@ -114,7 +114,7 @@ def _json_body():
 @csrf.exempt
 @limit
 def chat():
-    """{"message": str, "session_id": str|null} → {"answer", "sources", "path", "session_id"}."""
+    """{"message": str, "session_id": str|null} → {"answer", "sources", "path", "intent", "session_id"}."""
     failed = _browser_csrf_failed()
     if failed is not None:
         return failed
@@ -131,7 +131,8 @@ def chat():
         reply = assistant.answer(session_id, body["message"])
     except assistant.InvalidMessage as exc:
         return api_error(400, exc.code, exc.message)
-    response = jsonify(answer=reply.answer, sources=reply.sources, path=reply.path, session_id=reply.session_id)
+    response = jsonify(answer=reply.answer, sources=reply.sources, path=reply.path, intent=reply.intent,
+                       session_id=reply.session_id)
     return _with_cookie(response, reply.session_id)
 
 

@@ -95,3 +95,8 @@ def test_one_index_serves_the_site_search_and_busca_lists_the_lookup_page(app, c
     with app.app_context():
         assert assistant.current().index is search.current()
         assert search.site_search("consulta")[0].path == "/consulta"
+
+
+def test_the_json_api_names_the_intent(client):
+    body = client.post("/api/v1/chat", json={"message": "quero falar com um atendente humano"}).get_json()
+    assert body["intent"] == "falar-com-humano" and body["path"] == "retrieval"
