@@ -117,6 +117,15 @@ def audit_log():
                            has_next=len(entries) > AUDIT_PAGE_SIZE)
 
 
+@bp.get("/perguntas-e-avaliacoes")
+def questions_and_feedback():
+    """What to improve: questions the assistant could not answer, and the "Esta página foi útil?" answers."""
+    from services.assistant import review
+
+    return render_template("admin/questions_feedback.html", unanswered=review.unanswered(),
+                           votes=review.page_votes(), comments=review.comments())
+
+
 @bp.get("/dashboard")
 def dashboard():
     """The whole server's figures, rendered for a browser without JavaScript; the script refreshes them."""
