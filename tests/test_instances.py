@@ -102,6 +102,14 @@ def test_two_instances_share_limits_breakers_sessions_figures_and_jobs(tmp_path,
         stack.callback(admin_b.close)
         assert admin_b.get("/api/v1/monitoring/jobs").status_code == 200
 
+        # Either instance's jobs panel sees both workers (the queues live in Redis).
+        def both_workers():
+            panel = admin_b.get("/api/v1/monitoring/jobs").json()
+            return panel if panel["alive_workers"] == 2 else None
+        panel = wait_for(both_workers, 30, "the jobs panel never showed both workers")
+        assert {worker["state"] for worker in panel["workers"]} <= {"idle", "busy", "started"}
+        assert panel["mode"] == "rq" and [q["name"] for q in panel["queues"]] == ["high", "default", "low"]
+
         # A rate limit holds across both: 3 logins a minute per client, whichever instance answers.
         client = {"X-Forwarded-For": "203.0.113.77"}
         statuses = []

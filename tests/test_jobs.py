@@ -140,6 +140,7 @@ def test_rq_a_job_that_raises_is_retried_then_listed_as_failed_and_an_alert_rise
     assert {"jobs_failed:default", "jobs_no_worker"} <= conditions
     page = client.get("/admin/dashboard").get_data(as_text=True)
     assert "Tarefas em segundo plano" in page and "RuntimeError: upstream said 503" in page
+    assert "<td>normal</td>" in page and "30 s" in page and "1 dia(s)" in page  # monitoring sample, retention
 
 
 def test_rq_depends_on_and_a_stalled_queue(make_app, redis_server):

@@ -101,11 +101,16 @@ def _rq_workers(engine) -> list[dict]:
             heartbeat = _epoch(worker.last_heartbeat)
             alive = heartbeat is not None and time.time() - heartbeat < worker.worker_ttl + 60
             rows.append({"name": worker.name, "hostname": worker.hostname, "pid": worker.pid,
-                         "state": str(worker.get_state()), "alive": alive,
+                         "state": _plain(worker.get_state()), "alive": alive,
                          "queues": [q.name for q in worker.queues if q.name in ours],
                          "current_job": worker.get_current_job_id(), "last_heartbeat": heartbeat,
                          "finished_jobs": worker.successful_job_count, "failed_jobs": worker.failed_job_count})
     return rows
+
+
+def _plain(state) -> str:
+    """RQ's WorkerStatus ("busy", "idle"…) as its plain value."""
+    return str(getattr(state, "value", state))
 
 
 def _rq_failed(engine) -> list[dict]:
