@@ -55,7 +55,6 @@ from utils.dates import COURT_TIMEZONE, as_utc
 log = logging.getLogger("portal.sync")
 NOT_FOUND_NS = "sync-not-found"
 NOT_FOUND_RETRY_S = 86400
-DUE_SLACK_S = 5.0  # a run asked for a little early still counts as due
 DELETE_CHUNK = 500
 Progress = Callable[[int, int], None]
 
@@ -73,9 +72,8 @@ class Counters:
 
 # -- one run ----------------------------------------------------------------------------------------
 
-def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: bool = False,
-        retention: bool = True) -> SyncRun | None:
-    """Run once if this caller gets the lock (and, with `only_if_due`, if a run is due); else None.
+def run(trigger: str = "cli", progress: Progress | None = None, retention: bool = True) -> SyncRun | None:
+    """Run once if this caller gets the lock, else None (when runs are due is the schedule's business).
 
     `retention=False` leaves step 5 to the "retention" job (the scheduled sync does)."""
     lock = locks.for_database(current_app.config)
@@ -83,8 +81,6 @@ def run(trigger: str = "cli", progress: Progress | None = None, only_if_due: boo
         log.info("sync skipped: another runner holds the lock", extra={"trigger": trigger})
         return None
     try:
-        if only_if_due and not _due(utcnow()):
-            return None
         return _run_locked(trigger, progress, lock, retention)
     finally:
         lock.release()
@@ -258,14 +254,10 @@ def _last_run() -> SyncRun | None:
 
 
 def next_run_due(now: datetime) -> datetime:
-    last = _last_run()
-    if last is None:
-        return now
-    return as_utc(last.started_at) + timedelta(seconds=current_app.config["SYNC_INTERVAL_S"])
+    """When the schedule (services.jobs) enqueues the next run: the start of the next interval slot."""
+    from services.jobs import schedule
 
-
-def _due(now: datetime) -> bool:
-    return next_run_due(now) <= now + timedelta(seconds=DUE_SLACK_S)
+    return datetime.fromtimestamp(schedule.by_name("sync").next_run(current_app.config, now.timestamp()), UTC)
 
 
 def last_run_summary() -> dict:
@@ -290,17 +282,10 @@ def last_run_summary() -> dict:
         "last_run": described,
         "budget": {"used": used, "limit": limit, "remaining": max(0, limit - used),
                    "day": now.astimezone(COURT_TIMEZONE).date().isoformat(), "timezone": str(COURT_TIMEZONE)},
-        "next_run_due": _iso(_next_slot(now)),
+        "next_run_due": _iso(next_run_due(now)),
         "followed": db.session.execute(select(func.count()).select_from(FollowedProcess)).scalar(),
     }
 
-
-
-def _next_slot(now: datetime) -> datetime:
-    """When the schedule (services.jobs) enqueues the next run: the start of the next interval slot."""
-    from services.jobs import schedule
-
-    return datetime.fromtimestamp(schedule.by_name("sync").next_run(current_app.config, now.timestamp()), UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
