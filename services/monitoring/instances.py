@@ -9,6 +9,7 @@ Without Redis there is one instance: this one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from services.monitoring.metrics import multiprocess_dir
 
 log = logging.getLogger("portal.monitoring")
 STALE_AFTER_S = 120
+FORGET_AFTER_S = 86400
 REQUESTS = "portal_http_requests_total"
 
 
@@ -62,10 +64,17 @@ def combined(snap: scrape.Snapshot) -> dict:
         except Exception:
             raw = {}
         now = time.time()
+        gone = []
         for name, value in raw.items():
             data = json.loads(value)
-            if now - data.get("time", 0) <= STALE_AFTER_S:
+            age = now - data.get("time", 0)
+            if age <= STALE_AFTER_S:
                 everyone.setdefault(name.decode(), data)
+            elif age > FORGET_AFTER_S:
+                gone.append(name)  # a stopped instance (each start is a new name): forget it after a day
+        if gone:
+            with contextlib.suppress(Exception):
+                client.hdel(_key(), *gone)
     by_status: dict[str, int] = {}
     for data in everyone.values():
         for status, count in data["requests_by_status"].items():
