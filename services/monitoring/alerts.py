@@ -7,8 +7,10 @@ of the threshold minus a margin (ALERT_CLEAR_MARGIN_PERCENT of it) for ALERT_CLE
 hovering around the threshold neither floods nor flaps. `updated_at` is the last time the condition
 was not clear, so the rule needs no memory of its own and survives a change of collector.
 
-Rules run in the single monitoring collector (services.monitoring.collector); the partial unique index of
-migration 0004 makes a second concurrent insert fail, so even a race keeps one active alert.
+Rules run in the monitoring sample (the periodic job "monitoring-sample", services.monitoring.collector), and the
+background jobs' own rules also whenever an admin reads the jobs panel (with no worker alive no sample runs to
+raise that alert); the partial unique index of migration 0004 makes a second concurrent insert fail, so even a
+race keeps one active alert.
 An admin may resolve an alert by hand; if the condition still holds, the next evaluation raises it anew.
 """
 from __future__ import annotations
