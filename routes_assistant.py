@@ -7,7 +7,7 @@ from flask_wtf.csrf import ValidationError, validate_csrf
 from errors import api_error
 from extensions import csrf, limiter
 from services import assistant
-from services.assistant import store
+from services.assistant import compose, store
 from services.assistant.guardrails import official_url
 
 bp = Blueprint("assistant", __name__)
@@ -37,6 +37,7 @@ def _cookie_session() -> str | None:
 
 def _messages(session_id: str | None) -> list[dict]:
     return [{"role": row.role, "text": row.text, "path": row.path,
+             "html": compose.linked(row.text) if row.role == "assistant" else None,
              "sources": [s for s in (row.sources or []) if official_url(str(s.get("url", "")))]}
             for row in assistant.transcript(session_id)]
 
@@ -47,7 +48,7 @@ def _page(status: int = 200, typed: str = "", error: str | None = None, notice: 
     if fallback is not None and not messages:  # the conversation could not be stored: still show the answer
         messages = [{"role": "user", "text": typed, "path": None, "sources": []},
                     {"role": "assistant", "text": fallback.answer, "path": fallback.path,
-                     "sources": fallback.sources}]
+                     "html": compose.linked(fallback.answer), "sources": fallback.sources}]
         typed = ""
     html = render_template("public/assistente.html", greeting=assistant.greeting(), messages=messages, typed=typed,
                            error=error, notice=notice, session_id=session_id or "",

@@ -37,7 +37,7 @@ def test_a_certidao_question_is_answered_from_the_content_with_its_link(client):
     response = ask(client, "Como consigo uma certidão?")
     assert response.status_code == 200
     body = response.json
-    assert set(body) == {"answer", "sources", "path", "session_id"}
+    assert set(body) == {"answer", "sources", "path", "intent", "session_id"}
     assert body["path"] == "retrieval"
     assert "objeto e pé" in body["answer"]
     assert body["sources"][0] == {"title": "Como consigo uma certidão?", "url": "/perguntas-frequentes#certidoes"}

@@ -22,6 +22,11 @@ def test_the_chat_with_javascript(server, context):  # noqa: F811
     assert answer.locator("a[href='/perguntas-frequentes#certidoes']").count() == 1
     assert page.evaluate("document.activeElement.id") == "mensagem"
     assert page.url.endswith("/assistente")  # no page load: the answer came by fetch
+    page.fill("#mensagem", "qual a previsão do tempo para amanhã?")
+    page.locator("#chat-enviar").click()
+    fallback = page.locator(".chat__msg--assistant").nth(2)
+    fallback.wait_for(timeout=10_000)
+    assert fallback.locator("p.chat__text a[href='https://www.tjes.jus.br/balcao-virtual/']").count() == 1
     page.fill("#mensagem", "   ")
     page.keyboard.press("Enter")
     assert page.get_by_role("alert").inner_text().strip() == "Escreva a sua pergunta antes de enviar."

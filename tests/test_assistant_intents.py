@@ -8,6 +8,7 @@ import pytest
 
 from services import assistant
 from services.assistant import compose
+from tests.conftest import csrf_token_from
 from utils.text import fold
 
 EXAMPLES = [
@@ -100,3 +101,17 @@ def test_one_index_serves_the_site_search_and_busca_lists_the_lookup_page(app, c
 def test_the_json_api_names_the_intent(client):
     body = client.post("/api/v1/chat", json={"message": "quero falar com um atendente humano"}).get_json()
     assert body["intent"] == "falar-com-humano" and body["path"] == "retrieval"
+
+
+def test_official_addresses_in_an_answer_are_links_on_the_page_and_nothing_else_is_markup(app, client):
+    from services.assistant import compose
+
+    with app.app_context():
+        html = str(compose.linked("Veja https://www.tjes.jus.br/balcao-virtual/. "
+                                  "Não: http://golpe.example/pix <b>x</b>"))
+    assert '<a href="https://www.tjes.jus.br/balcao-virtual/">https://www.tjes.jus.br/balcao-virtual/</a>.' in html
+    assert "golpe.example/pix" in html and 'href="http://golpe' not in html and "&lt;b&gt;" in html
+    token = csrf_token_from(client.get("/assistente").get_data(as_text=True))
+    page = client.post("/assistente", data={"mensagem": "quero falar com um atendente humano", "csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert '<a href="https://www.tjes.jus.br/balcao-virtual/">' in page

@@ -21,7 +21,8 @@ def server(tmp_path_factory, sqlite_template):
 
 
 def test_an_admin_reads_the_unanswered_questions_and_the_page_feedback(browser, server):
-    for question in ("receita de bolo de cenoura", "receita de bolo de cenoura", f"quem ganhou o jogo de futebol ontem? cpf {CPF}"):
+    for question in ("receita de bolo de cenoura", "receita de bolo de cenoura",
+                     f"quem ganhou o jogo de futebol ontem? cpf {CPF}"):
         response = httpx.post(server + "/api/v1/chat", json={"message": question}, timeout=10)
         assert response.status_code == 200 and response.json()["path"] == "fallback"
     visitor = browser.new_context(locale="pt-BR")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from markupsafe import Markup, escape
+
 from services import content
 from services.assistant import guardrails
 from services.search import Index, Passage
@@ -179,3 +181,19 @@ def advice(index: Index, topic: str | None) -> tuple[str, list[dict]]:
         text += f"\n\nEm termos gerais, sobre o assunto da pergunta:\n{shorten(without_verdict(term.text), 700)}"
         used.append(term)
     return text, sources(used)
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+def linked(text: str) -> Markup:
+    """An answer for the page: escaped, every official address in it a link (the same rule as the sources)."""
+    parts, last = [], 0
+    for match in _URL_IN_TEXT.finditer(text):
+        url = match.group(0).rstrip(".,;:")
+        if not guardrails.official_url(url):
+            continue
+        parts += [escape(text[last:match.start()]), Markup('<a href="{0}">{0}</a>').format(url)]
+        last = match.start() + len(url)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)

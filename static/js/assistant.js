@@ -19,10 +19,29 @@
     return node;
   }
 
+  /* The answer's text with every official address in it made a link (text nodes and anchors: never HTML). */
+  function linkedText(text) {
+    var paragraph = element("p", "chat__text");
+    var pattern = /https?:\/\/[^\s<>"')\]]+/g, last = 0, match;
+    text = String(text);
+    while ((match = pattern.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:]+$/, "");
+      var href = safeHref(url);
+      if (!href) { continue; }
+      paragraph.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var a = element("a", null, url);
+      a.href = href;
+      paragraph.appendChild(a);
+      last = match.index + url.length;
+    }
+    paragraph.appendChild(document.createTextNode(text.slice(last)));
+    return paragraph;
+  }
+
   function messageItem(role, text, sources) {
     var item = element("li", "chat__msg chat__msg--" + (role === "user" ? "user" : "assistant"));
     item.appendChild(element("p", "chat__who", role === "user" ? "Você" : "Assistente"));
-    item.appendChild(element("p", "chat__text", text));
+    item.appendChild(role === "user" ? element("p", "chat__text", text) : linkedText(text));
     var links = (sources || []).filter(function (source) { return source && safeHref(source.url); });
     if (links.length) {
       var box = element("div", "chat__sources");
