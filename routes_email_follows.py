@@ -82,6 +82,8 @@ def subscribe(numero):
         return render_template("email_follows/restricted.html", number=found, message=exc.message), 403
     except email_follows.TooManyConfirmations as exc:
         return _form_page(form, found, 429, exc.message, {"Retry-After": "86400"})
+    except (processes.ProcessNotFound, processes.ProcessUnavailable):  # the source changed its answer meanwhile
+        return _lookup_problem(numero)
     return redirect(url_for("email_follows.received", processo=number), code=303)
 
 
