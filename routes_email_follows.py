@@ -83,7 +83,11 @@ def subscribe(numero):
     except email_follows.TooManyConfirmations as exc:
         return _form_page(form, found, 429, exc.message, {"Retry-After": "86400"})
     except (processes.ProcessNotFound, processes.ProcessUnavailable):  # the source changed its answer meanwhile
-        return _lookup_problem(numero)
+        problem = _lookup_problem(numero)
+        if isinstance(problem, str):
+            return _form_page(form, found, 503, "Não foi possível consultar o processo agora. Tente de novo em "
+                                                "alguns minutos.", {"Retry-After": "60"})
+        return problem
     return redirect(url_for("email_follows.received", processo=number), code=303)
 
 
