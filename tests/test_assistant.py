@@ -183,7 +183,8 @@ def test_the_process_status_comes_from_the_lookup(make_app, datajud):
     assert body["path"] == "process"
     assert body["sources"] == [{"title": f"Processo {TJES_FIXTURE}", "url": f"/processos/{TJES_FIXTURE}"}]
     assert "Apelação Cível" in body["answer"] and "Últimas movimentações" in body["answer"]
-    assert "atualizados em" in body["answer"] and "O que isso quer dizer" in body["answer"]
+    assert "Consultado em" in body["answer"] and "Última atualização na fonte" in body["answer"]
+    assert "O que isso quer dizer" in body["answer"]
     with app.test_request_context():  # process answers are never cached by the assistant
         key = "retrieval:" + normalised_question(f"qual o andamento do processo {TJES_FIXTURE}?")
         assert cache_service.current().get(assistant.CACHE_NS, key) is None

@@ -115,3 +115,25 @@ def test_official_addresses_in_an_answer_are_links_on_the_page_and_nothing_else_
     page = client.post("/assistente", data={"mensagem": "quero falar com um atendente humano", "csrf_token": token},
                        follow_redirects=True).get_data(as_text=True)
     assert '<a href="https://www.tjes.jus.br/balcao-virtual/">' in page
+
+
+def test_the_process_summary_never_cuts_a_group_of_movements_sharing_a_moment():
+    from services.assistant import process_status
+
+    same = "2026-11-30T15:00:00Z"
+    movements = [{"date": "2026-12-01T10:00:00Z"}, {"date": "2026-11-30T18:00:00Z"}, {"date": same},
+                 {"date": same}, {"date": same}, {"date": "2026-11-01T10:00:00Z"}]
+    assert process_status._recent(movements) == movements[:5]
+    assert process_status._recent(movements[:2]) == movements[:2]
+
+
+@pytest.mark.parametrize(("name", "meaning"), [
+    ("Não-Provimento", "não provido"), ("Conhecido o recurso e provido", "“provido”"),
+    ("Conhecido o recurso e provido em parte", "“em parte”"), ("Julgado improcedente o pedido", "improcedente"),
+    ("Homologada a Transação", "homologado"),
+])
+def test_the_process_summary_explains_judgement_outcomes(name, meaning):
+    from services.assistant import process_status
+
+    found = process_status._outcomes([{"name": name, "complements": []}])
+    assert len(found) == 1 and meaning in found[0]

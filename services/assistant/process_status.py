@@ -21,6 +21,20 @@ _FORMATTED = re.compile(r"(?<!\d)\d{7}-\d{2}\.\d{4}\.\d\.\d{2}\.\d{4}(?!\d)")
 _BARE = re.compile(r"(?<!\d)\d{20}(?!\d)")
 _LOOSE = re.compile(r"(?<![\d])\d[\d.\-/ ]{14,30}\d(?![\d])")
 _DEGREE_NAMES = {"G1": "1º grau", "G2": "2º grau (Tribunal)", "JE": "Juizado Especial", "TR": "Turma Recursal"}
+# What a judgement's outcome means, in general terms (the movement's name or complements carry the word).
+_OUTCOMES = (
+    (re.compile(r"\bn[aã]o[ -]provi|\bdesprovid|\bnegad[oa] provimento", re.I),
+     "“não provido” quer dizer que o recurso foi negado: a decisão recorrida continua valendo"),
+    (re.compile(r"\bem parte\b|\bparcialmente\b", re.I),
+     "“em parte” (ou “parcialmente”) quer dizer que só uma parte do pedido ou do recurso foi aceita"),
+    (re.compile(r"(?<!não )(?<!nao )(?<!des)\bprovid[oa]|\bdad[oa] provimento", re.I),
+     "“provido” quer dizer que o recurso foi aceito: a decisão recorrida foi mudada, no todo ou na parte pedida"),
+    (re.compile(r"\bimproced", re.I), "“improcedente” quer dizer que o pedido de quem entrou com a ação foi negado"),
+    (re.compile(r"(?<!im)\bproced[eê]n", re.I),
+     "“procedente” quer dizer que o pedido de quem entrou com a ação foi aceito"),
+    (re.compile(r"\bhomolog", re.I), "“homologado” quer dizer que o juiz aprovou um acordo ou um pedido das partes"),
+    (re.compile(r"\bextin", re.I), "“extinto” quer dizer que o processo foi encerrado, com ou sem decisão do pedido"),
+)
 _HELP = ("Para entender o que isso significa no seu caso, fale com o seu advogado ou com a Defensoria Pública "
          "(telefone 129). Este assistente não dá orientação jurídica.")
 
@@ -61,6 +75,29 @@ def _described(label: str) -> str:
     return "DataJud, a base pública do CNJ" if label == "DataJud" else label
 
 
+def _recent(movements: list[dict]) -> list[dict]:
+    """The last LAST_MOVEMENTS movements, and every other one that shares the moment of the last shown: a group
+    of acts recorded together is never cut in the middle."""
+    shown = list(movements[:LAST_MOVEMENTS])
+    for movement in movements[LAST_MOVEMENTS:]:
+        if movement.get("date") != shown[-1].get("date"):
+            break
+        shown.append(movement)
+    return shown
+
+
+def _outcomes(movements: list[dict]) -> list[str]:
+    """Plain-language meanings of the judgement outcomes the shown movements name (each meaning once)."""
+    found = []
+    for movement in movements:
+        text = " ".join([movement.get("name") or "", *(movement.get("complements") or [])])
+        for pattern, meaning in _OUTCOMES:
+            if pattern.search(text) and meaning not in found:
+                found.append(meaning)
+                break
+    return found
+
+
 def answer(typed: str) -> ProcessAnswer:
     """The status of the process numbered `typed` (any common spelling), as plain text with its link."""
     try:
@@ -88,8 +125,8 @@ def answer(typed: str) -> ProcessAnswer:
         return ProcessAnswer(
             f"O processo {number} está em segredo de justiça. Por isso, este portal não mostra nenhum dado dele. "
             "Só as partes e os seus advogados podem consultá-lo.", [link])
-    lines = [f"Processo {number} (TJES). Dados do {_described(payload.source_label)}, atualizados em "
-             f"{_moment(payload.fetched_at)}."]
+    lines = [f"Processo {number} (TJES). Consultado em {_moment(payload.fetched_at)} no "
+             f"{_described(payload.source_label)}."]
     if payload.stale:
         reason = payload.stale_reason or "a fonte está indisponível"
         lines.append(f"Atenção: estes são os últimos dados guardados; {reason}.")
@@ -103,12 +140,19 @@ def answer(typed: str) -> ProcessAnswer:
         if not movements:
             lines.append("Nenhuma movimentação registrada nesta instância.")
             continue
+        if instance.get("updated_at"):
+            lines.append(f"Última atualização na fonte: {_moment(instance['updated_at'])}.")
+        shown = _recent(movements)
         lines.append("Últimas movimentações:")
-        for movement in movements[:LAST_MOVEMENTS]:
+        for movement in shown:
             label = timeline.category_label(movement["category"])
             lines.append(f"• {_when(movement['date'])} — {label}: {movement['name']}.")
         latest = movements[0]["category"]
         lines.append(f"O que isso quer dizer: {timeline.explanation(latest)}")
+        outcomes = _outcomes(shown)
+        if outcomes:
+            lines.append("Sobre o resultado: " + "; ".join(outcomes) + ". O que isso muda no seu caso, pergunte ao "
+                         "seu advogado ou à Defensoria Pública.")
     lines.append("")
     lines.append(f"A linha do tempo completa está na página do processo. {_HELP}")
     return ProcessAnswer("\n".join(lines), [link])
