@@ -207,6 +207,7 @@ class ChatMessage(db.Model):
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     sources: Mapped[list] = mapped_column(JSON, default=list)  # [{"title", "url"}]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    helpful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # the citizen's rating of an answer
 
     session: Mapped[ChatSession] = relationship(back_populates="messages")
 
