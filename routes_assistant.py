@@ -60,7 +60,8 @@ def _page(status: int = 200, typed: str = "", error: str | None = None, notice: 
 
 @bp.get("/assistente")
 def page():
-    notice = "A sua conversa foi apagada." if request.args.get("apagada") == "1" else None
+    notice = ("A sua conversa foi apagada." if request.args.get("apagada") == "1" else
+              "Obrigado pela avaliação." if request.args.get("avaliada") == "1" else None)
     return _page(session_id=_cookie_session(), notice=notice)
 
 
@@ -75,6 +76,19 @@ def ask():
     except assistant.InvalidMessage as exc:
         return _page(400, typed=typed[: assistant.MAX_CHARS * 2], error=exc.message, session_id=session_id)
     return _with_cookie(_page(session_id=reply.session_id, typed=typed, fallback=reply), reply.session_id)
+
+
+@bp.post("/assistente/avaliar")
+@limit
+def rate_page():
+    """"Esta resposta ajudou?" under the last answer: sim or não, kept with that answer (a plain form post)."""
+    choice = request.form.get("util", "")
+    session_id = _cookie_session()
+    if choice not in ("sim", "nao"):
+        return _page(400, error="Escolha “Sim” ou “Não” para avaliar a resposta.", session_id=session_id)
+    if not store.rate(session_id, choice == "sim"):
+        return _page(400, error="Não há resposta para avaliar nesta conversa.", session_id=session_id)
+    return redirect(url_for("assistant.page", avaliada="1"), code=303)
 
 
 @bp.post("/assistente/apagar")

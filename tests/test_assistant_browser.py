@@ -27,6 +27,10 @@ def test_the_chat_with_javascript(server, context):  # noqa: F811
     fallback = page.locator(".chat__msg--assistant").nth(2)
     fallback.wait_for(timeout=10_000)
     assert fallback.locator("p.chat__text a[href='https://www.tjes.jus.br/balcao-virtual/']").count() == 1
+    assert page.locator(".chat__rating").count() == 1 and fallback.locator(".chat__rating").count() == 1
+    fallback.get_by_role("button", name="Não").click()
+    page.wait_for_load_state("load")
+    assert "Obrigado pela avaliação." in page.locator("main").inner_text()
     page.fill("#mensagem", "   ")
     page.keyboard.press("Enter")
     assert page.get_by_role("alert").inner_text().strip() == "Escreva a sua pergunta antes de enviar."

@@ -53,6 +53,25 @@ def test_the_page_is_for_admins_only_and_linked_from_the_admin_navigation(app, c
     _ask(app, "receita de bolo de cenoura")
     login(client, app, role="admin")
     html = client.get("/admin/perguntas-e-avaliacoes").get_data(as_text=True)
-    assert "Perguntas sem resposta no assistente" in html and "receita de bolo de cenoura" in html
+    assert "Perguntas sem resposta ou com resposta que não ajudou" in html and "receita de bolo de cenoura" in html
     assert "Esta página foi útil?" in html
     assert 'href="/admin/perguntas-e-avaliacoes"' in client.get("/admin/auditoria").get_data(as_text=True)
+
+
+def test_a_thumbs_down_from_the_chat_page_lists_the_question(app, client, login):
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(client.get("/assistente").get_data(as_text=True))
+    page = client.post("/assistente", data={"mensagem": "Como tiro uma certidão?", "csrf_token": token})
+    html = page.get_data(as_text=True)
+    assert "Esta resposta ajudou?" in html
+    response = client.post("/assistente/avaliar", data={"util": "nao", "csrf_token": csrf_token_from(html)})
+    assert response.status_code == 303
+    assert "Obrigado pela avaliação." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.post("/assistente/avaliar", data={"util": "talvez", "csrf_token": token}).status_code == 400
+    with app.app_context():
+        rows = review.unanswered()
+    assert [(row.question, row.not_found, row.not_helpful) for row in rows] == [("Como tiro uma certidão?", 0, 1)]
+    fresh = app.test_client()
+    fresh_token = csrf_token_from(fresh.get("/assistente").get_data(as_text=True))
+    assert fresh.post("/assistente/avaliar", data={"util": "sim", "csrf_token": fresh_token}).status_code == 400

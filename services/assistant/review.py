@@ -1,5 +1,6 @@
-"""What the admins read to improve the content: the questions the assistant could not answer (the fallback) and the
-answers to "Esta página foi útil?" (services/feedback.py), both already masked when stored and masked again here.
+"""What the admins read to improve the content: the questions the assistant could not answer (the fallback) or
+whose answer the citizen marked as not helpful (chat_messages.helpful), and the answers to "Esta página foi útil?"
+(services/feedback.py), both already masked when stored and masked again here.
 
 Read-only queries over chat_messages (a user message is stored just before its answer, same session, next id)
 and page_feedback. Only what the retention left (CHAT_RETENTION_DAYS, FEEDBACK_RETENTION_DAYS).
@@ -23,8 +24,10 @@ LIMIT = 200
 @dataclass(frozen=True)
 class Unanswered:
     question: str  # masked, as last asked
-    count: int  # how many times this question (same words) got the fallback
+    count: int  # how many times this question (same words) got the fallback or a "não ajudou"
     last_at: datetime
+    not_found: int = 0  # of them, answered with the fallback
+    not_helpful: int = 0  # of them, marked "não ajudou"
 
 
 @dataclass(frozen=True)
@@ -43,21 +46,25 @@ class Comment:
 
 
 def unanswered(limit: int = LIMIT) -> list[Unanswered]:
-    """The questions answered with the fallback, grouped by their words, most recently asked first."""
+    """The questions answered with the fallback or marked "não ajudou", grouped by their words, most recently
+    asked first."""
     question = aliased(ChatMessage)
     rows = db.session.execute(
-        select(question.text, question.created_at)
+        select(question.text, question.created_at, ChatMessage.path, ChatMessage.helpful)
         .join(ChatMessage, (ChatMessage.session_id == question.session_id) & (ChatMessage.id == question.id + 1))
-        .where(question.role == "user", ChatMessage.role == "assistant", ChatMessage.path == "fallback")
+        .where(question.role == "user", ChatMessage.role == "assistant",
+               (ChatMessage.path == "fallback") | ChatMessage.helpful.is_(False))
         .order_by(question.id.desc()).limit(limit * 5)).all()
-    groups: dict[str, list] = {}
-    for text, at in rows:
+    groups: dict[str, dict] = {}
+    for text, at, path, helpful in rows:
         key = normalised_question(text) or text.strip().lower()
-        if key in groups:
-            groups[key][1] += 1
-        else:
-            groups[key] = [mask(text), 1, at]  # newest first: the first seen is the last asked
-    return [Unanswered(text, count, at) for text, count, at in list(groups.values())[:limit]]
+        # Newest first: the first one seen is the last asked.
+        group = groups.setdefault(key, {"question": mask(text), "count": 0, "last_at": at, "not_found": 0,
+                                        "not_helpful": 0})
+        group["count"] += 1
+        group["not_found"] += path == "fallback"
+        group["not_helpful"] += helpful is False
+    return [Unanswered(**group) for group in list(groups.values())[:limit]]
 
 
 def page_votes() -> list[PageVotes]:

@@ -70,6 +70,25 @@ def record(session_id: str, question: str, answer: str, path: str, latency_ms: f
         log.exception("could not store a chat exchange")
 
 
+def rate(session_id: str | None, helpful: bool) -> bool:
+    """Keep the citizen's rating of the session's last answer; False when there is no stored answer to rate."""
+    if not session_id or not valid_id(session_id):
+        return False
+    try:
+        last = db.session.execute(select(ChatMessage).where(ChatMessage.session_id == session_id,
+                                                            ChatMessage.role == "assistant")
+                                  .order_by(ChatMessage.id.desc()).limit(1)).scalar_one_or_none()
+        if last is None:
+            return False
+        last.helpful = helpful
+        db.session.commit()
+        return True
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not store a chat rating")
+        return False
+
+
 def transcript(session_id: str | None) -> list[ChatMessage]:
     """The session's last messages, oldest first (already masked)."""
     if not session_id or not valid_id(session_id):

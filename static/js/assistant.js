@@ -60,6 +60,30 @@
     return item;
   }
 
+  /* "Esta resposta ajudou?" under the last answer: a plain form post, as the page without JavaScript has it. */
+  function ratingForm(csrf) {
+    var form = element("form", "chat__rating");
+    form.method = "post";
+    form.action = "/assistente/avaliar";
+    var hidden = element("input");
+    hidden.type = "hidden";
+    hidden.name = "csrf_token";
+    hidden.value = csrf;
+    form.appendChild(hidden);
+    var set = element("fieldset");
+    set.appendChild(element("legend", null, "Esta resposta ajudou?"));
+    [["sim", "Sim"], ["nao", "Não"]].forEach(function (pair) {
+      var button = element("button", null, pair[1]);
+      button.type = "submit";
+      button.name = "util";
+      button.value = pair[0];
+      set.appendChild(button);
+      set.appendChild(document.createTextNode(" "));
+    });
+    form.appendChild(set);
+    return form;
+  }
+
   function setup(chat) {
     var form = chat.querySelector("#chat-form");
     var box = chat.querySelector("#mensagem");
@@ -125,7 +149,12 @@
         if (result.status === 200 && result.body && typeof result.body.answer === "string") {
           sessionId = result.body.session_id || sessionId;
           chat.setAttribute("data-session-id", sessionId || "");
-          log.appendChild(messageItem("assistant", result.body.answer, result.body.sources));
+          var answerItem = messageItem("assistant", result.body.answer, result.body.sources);
+          Array.prototype.forEach.call(log.querySelectorAll(".chat__rating"), function (old) {
+            old.parentNode.removeChild(old);
+          });
+          answerItem.appendChild(ratingForm(token ? token.value : ""));
+          log.appendChild(answerItem);
           status.textContent = "Resposta recebida.";
           box.value = "";
           box.focus();
