@@ -136,6 +136,24 @@ def pressing(index: Index, intent: str, moment: datetime | None = None) -> tuple
     return text, [p for p in (passage, plantao) if p]
 
 
+REFUSAL = "Não dou orientação jurídica sobre o seu caso nem prevejo resultados: quem orienta é o seu advogado ou a " \
+    "Defensoria Pública."
+
+
+def with_refusal(reply: tuple[str, list[dict], str, str], asks_advice: bool) -> tuple[str, list[dict], str, str]:
+    """A question that also asks for advice or a prediction, answered on another path (a payment, a person, a
+    process number, an urgency), still says plainly that no advice is given: after the urgent first paragraph,
+    before anything else otherwise."""
+    text, used, path, intent = reply
+    if not asks_advice or "orientação jurídica" in text.lower():
+        return reply
+    if intent in ("emergencia-violencia", "plantao-e-urgencia", "despejo", "bloqueio-de-conta", "audiencia") \
+            and "\n\n" in text:
+        first, rest = text.split("\n\n", 1)
+        return f"{first}\n\n{REFUSAL}\n\n{rest}", used, path, intent
+    return f"{REFUSAL}\n\n{text}", used, path, intent
+
+
 # --- guarded situations ------------------------------------------------------------------------------------
 
 def person_search(index: Index) -> tuple[str, list[dict]]:

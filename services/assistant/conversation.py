@@ -115,7 +115,7 @@ def answer(session_id: str | None, text) -> Reply:
     question = validate(text)
     started = time.perf_counter()
     session = store.open_session(session_id)
-    reply_text, sources, path, intent = _respond(question)
+    reply_text, sources, path, intent = compose.with_refusal(_respond(question), _asks_advice(question))
     elapsed = time.perf_counter() - started
     store.record(session, question, reply_text, path, elapsed * 1000, sources)
     metrics.record_assistant_answer(path, elapsed)
@@ -135,6 +135,11 @@ def transcript(session_id: str | None):
 
 
 # --- answering -------------------------------------------------------------------------------------------
+
+def _asks_advice(question: str) -> bool:
+    prepared = current().index.prepare(question)
+    return guardrails.ADVICE in (guardrails.advice_asked(question), guardrails.advice_asked(prepared))
+
 
 def _respond(question: str) -> tuple[str, list[dict], str, str]:
     """(answer, sources, path, intent) for a valid question."""
