@@ -169,7 +169,9 @@ def _respond(question: str) -> tuple[str, list[dict], str, str]:
     if kind == guardrails.PERSON_SEARCH or topic == "busca-por-pessoa":
         return (*compose.person_search(index), "retrieval", "busca-por-pessoa")
     if kind == guardrails.PAYMENT:
-        intent = topic if topic in ("custas-e-guias", "golpe-falsa-intimacao") else "golpe-falsa-intimacao"
+        # Money words: the no-payment notice first, then the money topic asked about (a scam when unclear).
+        intent = topic if topic in ("custas-e-guias", "golpe-falsa-intimacao", "receber-dinheiro-alvara",
+                                    "cumprimento-de-sentenca") else "golpe-falsa-intimacao"
         return (*compose.payment(index, intent), "retrieval", intent)
     if kind == guardrails.RESTRICTED:
         return (*compose.restricted(index), "retrieval", "segredo-de-justica")

@@ -26,6 +26,8 @@ TRIGRAM_SHARE = 0.3  # of an example's similarity: the character trigrams; the r
 MIN_SCORE = 0.3
 MIN_COVERAGE = 0.5
 MIN_INTENT_COVERAGE = 0.3  # and at least this share must be words of the winning intent itself
+SOCIAL = frozenset(("saudacao", "agradecimento"))
+SOCIAL_MIN_COVERAGE = 0.6
 _PLAIN = re.compile(r"[a-z0-9]+")
 
 
@@ -141,6 +143,11 @@ class IntentMatcher:
                   if allowed is None or self.ids[index] in allowed]
         if not ranked:
             return None
+        # A greeting or a thanks wins only when it is most of the message: "bom dia, como acompanho o meu
+        # processo?" asks about the process.
+        while len(ranked) > 1 and self.ids[ranked[0][1]] in SOCIAL and \
+                self.coverage(question, ranked[0][1]) < SOCIAL_MIN_COVERAGE:
+            ranked = ranked[1:]
         score, index = ranked[0]
         stop_words_only = not pt.words(self._prepare(question))
         if score < MIN_SCORE or (not stop_words_only and (self.coverage(question) < MIN_COVERAGE or
