@@ -45,11 +45,16 @@ class Periodic:
 
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("sync", "services.jobs.tasks:sync_followed", "default", "SYNC_INTERVAL_S",
-             "Atualização dos processos acompanhados", enabled="SYNC_ENABLED", timeout_s=1800, retry=None),
+             "Atualização dos processos acompanhados", enabled="SYNC_ENABLED", timeout_s=1800, retry=None,
+             followed_by=(("services.email_follows.notices:send_notices", "default"),)),
     Periodic("retention", "services.jobs.tasks:remove_unused_processes", "low", "JOBS_RETENTION_INTERVAL_S",
              "Remoção de processos sem acompanhamento nem leitura", timeout_s=1800),
     Periodic("chat-cleanup", "services.jobs.tasks:chat_cleanup", "low", "JOBS_CHAT_CLEANUP_INTERVAL_S",
              "Limpeza das conversas do assistente além da retenção", timeout_s=600),
+    # Hourly, so an unconfirmed request is gone within 49 h of being made (the privacy notice promises 48 h).
+    Periodic("email-follows-cleanup", "services.email_follows.notices:cleanup", "low", 3600,
+             "Avisos por e-mail: pedidos não confirmados, processos parados há 2 anos, endereços sem uso",
+             timeout_s=600),
     Periodic("monitoring-sample", "services.jobs.tasks:monitoring_sample", "high", "MONITORING_SAMPLE_INTERVAL_S",
              "Amostra do painel e avaliação dos alertas", enabled="MONITORING_COLLECTOR", timeout_s=60, retry=None),
 )

@@ -7,16 +7,20 @@ database. Nothing here is per-worker except `worker_pid`, reported so a test can
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
+from extensions import db
 from services import cache, resilience
 from services.monitoring import alerts, collector, instances, metrics, readiness, scrape, system_info
 from services.monitoring.health_score import Component
 
+log = logging.getLogger("portal.monitoring")
 OPTIONAL_UPSTREAMS = {"escavador": "ESCAVADOR_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
@@ -97,6 +101,18 @@ def sync(snap: scrape.Snapshot) -> dict:
             "last_run_at": max(last_runs.values()) if last_runs else None}
 
 
+def email_follows() -> dict | None:
+    """Citizens' e-mail follows as figures only (services.email_follows.counts): never an address on screen."""
+    from services.email_follows import counts
+
+    try:
+        return counts()
+    except SQLAlchemyError as exc:  # the dashboard must render while the database is down
+        db.session.rollback()
+        log.warning("e-mail follow figures unavailable", extra={"reason": type(exc).__name__})
+        return None
+
+
 def cache_figures(snap: scrape.Snapshot) -> dict:
     outcomes = snap.by("portal_cache_events_total", "outcome")
     hits, misses = outcomes.get("hit", 0), outcomes.get("miss", 0)
@@ -151,6 +167,7 @@ def summary() -> dict:
         "dependencies": deps,
         "assistant": assistant(snap),
         "sync": sync(snap),
+        "email_follows": email_follows(),
         "alerts": [alerts.to_json(alert) for alert in alerts.active()],
         "health": collector.health_score_of(components(deps), levels),
     }

@@ -191,8 +191,10 @@ def _close_interrupted_runs() -> None:
 
 def followed_numbers():
     """Every number someone follows, as one SELECT of a `cnj` column: what the sync keeps fresh and the retention
-    keeps. A new kind of follower is one more SELECT in this union (e.g. the citizens' e-mail follows)."""
-    return union(select(FollowedProcess.cnj.label("cnj"))).subquery()
+    keeps: the staff's follows and the citizens' confirmed e-mail follows."""
+    from services.email_follows import followed_numbers_select
+
+    return union(select(FollowedProcess.cnj.label("cnj")), followed_numbers_select()).subquery()
 
 
 def due_numbers(now: datetime, limit: int) -> list[str]:
