@@ -174,6 +174,11 @@ class Portal:
                                                 root=self.root)
         _wait(lambda: len(self.worker_pids()) == workers and _get_json(self.url + "/health/live"), 60,
               "every gunicorn worker up")
+        # With Redis the periodic work (the monitoring sample that raises alerts, the sync) runs on an RQ worker
+        # with the schedule, as in production (deploy/): one beside the portal.
+        self.jobs_log = open(tmp / "jobs-worker.log", "wb")  # noqa: SIM115 - open for the worker's whole life
+        self.jobs_worker = subprocess.Popen([*flask, "jobs", "worker"], cwd=self.root, env=self.env,
+                                            stdout=self.jobs_log, stderr=subprocess.STDOUT)
 
     def worker_pids(self) -> list[int]:
         import psutil
@@ -189,11 +194,13 @@ class Portal:
         return self.killed
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in (self.jobs_worker, self.process):
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.jobs_log.close()
         self.log.close()
 
 
