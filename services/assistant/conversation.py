@@ -1,15 +1,18 @@
 """One conversation with the assistant: `answer(session_id, text)` (DESIGN.md, "The assistant").
 
 1. The message is checked: text, valid UTF-8, not empty, at most 1,000 characters.
-2. An urgent situation gets the emergency numbers and the plantão first, whatever else it asks.
-3. A CNJ number → the process status from `processes.lookup` (path "process", never cached).
-4. Other guarded situations (search for a person, payment, restricted data, legal advice) get fixed
-   answers from the court's content.
-5. Otherwise BM25 retrieval over content/ picks passages; with OPENAI_API_KEY set the model answers
-   from them (path "llm"), and any model failure — breaker open, timeout, garbage, an answer that
-   states a phone, fee or deadline the content lacks — falls back to the best passage ("retrieval"),
-   or to an honest "não encontrei" with the secretariat's channels ("fallback").
-Content answers are cached by normalised question. Messages are stored masked (services.assistant.store).
+2. Violence or danger gets 190/180 and the plantão first, whatever else it asks.
+3. A CNJ number → the process status from `processes.lookup` (path "process", intent "status-processo", never
+   cached).
+4. The question's intent (the FAQ entry it asks for) is matched by services.search.intents over the entries'
+   examples and text, after the colloquial normaliser. A pressing situation (eviction, blocked account, hearing
+   today/tomorrow) gets the fastest real channel first, then its topic; other guarded situations (a person, a
+   payment, restricted data, legal advice) get their fixed answers from the content (services.assistant.compose).
+5. Otherwise the matched entry answers; with OPENAI_API_KEY set the model answers from it and related passages
+   (path "llm"), and any model failure — breaker open, timeout, garbage, an answer that states a phone, fee or
+   deadline the content lacks — falls back to the entry ("retrieval"). No intent → an honest "não encontrei" with
+   the secretariat's channels ("fallback").
+Model answers are cached by intent and normalised question. Messages are stored masked (services.assistant.store).
 """
 from __future__ import annotations
 
@@ -38,7 +41,6 @@ CACHE_NS = "assistant-answers"
 CLEANUP_NS = "assistant-cleanup"
 CLEANUP_INTERVAL_S = 3600
 MAX_ANSWER_CHARS = 2000
-MAX_PASSAGE_ANSWER_CHARS = 1200
 PATHS = ("process", "llm", "retrieval", "fallback")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CITATION = re.compile(r"\s?\[(\d{1,2})\]")

@@ -3,8 +3,10 @@
 `init_app(app)` builds the index once per app, after the content is loaded (the content changes only with a
 deploy). `site_search(query)` gives /busca its hits, a page section or FAQ entry each with its address and a
 snippet; the assistant asks `current().search(question)` for the passages it answers from, with a stricter share
-of the question that a passage must hold. Modules: `index` (BM25 over the passages, typo guesses and synonyms),
-`text` (pt-BR words, stop words, stems, the question normaliser).
+of the question that a passage must hold, and `current().intents.match(...)` for the FAQ entry a question asks
+for. Modules: `index` (BM25 over the passages, typo guesses and synonyms), `intents` (examples and passage text
+scored together), `colloquial` (phone writing, spelling against a pt-BR lexicon), `text` (pt-BR words, stop words,
+stems, the question normaliser).
 """
 from __future__ import annotations
 
