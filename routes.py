@@ -8,7 +8,7 @@ from services import cache as cache_service
 from services import content, feedback, processes
 from services import search as site_search
 from utils import cnj
-from view_helpers import cached_page, charge_lookup, check_lookup_budget
+from view_helpers import cached_page, lookup_for_page
 
 bp = Blueprint("public", __name__)
 SEARCH_MAX_CHARS = 200
@@ -82,18 +82,9 @@ def lookup_form():
 
 @bp.get("/processos/<path:numero>")
 def process_page(numero):
-    try:
-        result = processes.lookup(numero, before_provider=check_lookup_budget)
-    except cnj.InvalidCnj as exc:
-        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 400
-    except processes.ProcessNotFound as exc:
-        charge_lookup(exc.reached_provider)
-        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 404
-    except processes.ProcessUnavailable as exc:
-        retry_after = round(exc.retry_after_s)
-        html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
-        return html, 503, {"Retry-After": str(max(1, retry_after))}
-    charge_lookup(result.reached_provider)
+    result, problem = lookup_for_page(numero)
+    if problem:
+        return problem
     notice = request.args.get("aviso")
     return _process_html(result.payload, notice=notice if notice in PROCESS_NOTICES else None)
 

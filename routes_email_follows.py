@@ -9,7 +9,7 @@ from wtforms.validators import Length
 from extensions import csrf, limiter
 from services import email_follows, processes
 from utils import cnj
-from view_helpers import charge_lookup, check_lookup_budget
+from view_helpers import lookup_for_page
 
 bp = Blueprint("email_follows", __name__)
 
@@ -42,18 +42,9 @@ def _form_page(form, number: str, status: int = 200, error: str | None = None, h
 
 def _lookup_problem(numero: str):
     """The process page's own answers for a number that cannot be followed: bad, unknown or unreachable."""
-    try:
-        result = processes.lookup(numero, before_provider=check_lookup_budget)
-    except cnj.InvalidCnj as exc:
-        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 400
-    except processes.ProcessNotFound as exc:
-        charge_lookup(exc.reached_provider)
-        return render_template("public/lookup.html", typed=numero[:100], error=exc.message), 404
-    except processes.ProcessUnavailable as exc:
-        retry_after = max(1, round(exc.retry_after_s))
-        html = render_template("public/process_unavailable.html", typed=numero[:100], retry_after=retry_after)
-        return html, 503, {"Retry-After": str(retry_after)}
-    charge_lookup(result.reached_provider)
+    result, problem = lookup_for_page(numero)
+    if problem:
+        return problem
     if result.payload.restricted:
         return render_template("email_follows/restricted.html", number=result.payload.cnj,
                                message=email_follows.RestrictedProcess.message), 403

@@ -13,7 +13,7 @@ import math
 import time
 from urllib.parse import urlencode
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask.globals import request_ctx
 from flask_login import current_user
 from limits import parse as parse_limit
@@ -23,8 +23,9 @@ from werkzeug.exceptions import TooManyRequests
 
 import errors
 from extensions import limiter
-from services import auth
+from services import auth, processes
 from services import cache as cache_service
+from utils import cnj
 from utils.request_middleware import client_key
 
 log = logging.getLogger("portal.ratelimit")
@@ -118,6 +119,25 @@ def charge_lookup(reached_provider: bool) -> None:
     """After a lookup: one provider call charged to this client when the provider answered it (found or not)."""
     if reached_provider:
         _on_lookup_limit(lambda strategy, limit, key: strategy.hit(limit, _LOOKUP_SCOPE, key))
+
+
+def lookup_for_page(numero: str):
+    """A public page's lookup: `(result, None)`, or `(None, response)` with the page that says why not — a bad number
+    (400), one the provider does not know (404) or a provider out of reach (503 with Retry-After)."""
+    typed = numero[:100]
+    try:
+        result = processes.lookup(numero, before_provider=check_lookup_budget)
+    except cnj.InvalidCnj as exc:
+        return None, (render_template("public/lookup.html", typed=typed, error=exc.message), 400)
+    except processes.ProcessNotFound as exc:
+        charge_lookup(exc.reached_provider)
+        return None, (render_template("public/lookup.html", typed=typed, error=exc.message), 404)
+    except processes.ProcessUnavailable as exc:
+        retry_after = max(1, round(exc.retry_after_s))
+        html = render_template("public/process_unavailable.html", typed=typed, retry_after=retry_after)
+        return None, (html, 503, {"Retry-After": str(retry_after)})
+    charge_lookup(result.reached_provider)
+    return result, None
 
 
 class LookupLimitReached(TooManyRequests):

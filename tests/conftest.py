@@ -588,3 +588,13 @@ def openai():
     fake = FakeOpenAI()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own (a free port, its own directory): killed, paused or shared by two
+    instances without touching the machine's Redis or another test's keys."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

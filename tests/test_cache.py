@@ -21,7 +21,7 @@ from flask import make_response, render_template_string, session
 import view_helpers
 from services import cache
 from services.cache_breaker import PROBE, SKIP, USE, RedisBreaker
-from tests.conftest import FakeClock, RedisServer, skip_or_fail
+from tests.conftest import FakeClock, skip_or_fail
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,14 +93,6 @@ def caches(cache_factory, mode, request):
 @pytest.fixture
 def redis_caches(cache_factory, raw):
     return lambda clock=None, **overrides: cache_factory(REDIS_URL, clock, **overrides)
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 # --- basics, both tiers ---------------------------------------------------------------------------------------

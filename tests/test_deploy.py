@@ -2,10 +2,9 @@
 import json
 import re
 
-import pytest
 import yaml
 
-from tests.conftest import ROOT, RedisServer
+from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 METRIC = re.compile(r"\bportal_[a-z0-9_]+\b")
@@ -35,16 +34,8 @@ def exported_names(text: str) -> set[str]:
     return names
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_every_metric_the_dashboard_and_the_rules_query_is_exported(make_app, redis_server):
-    app = make_app({"REDIS_URL": redis_server.url}, JOBS_MODE="rq")
+def test_every_metric_the_dashboard_and_the_rules_query_is_exported(make_app, own_redis):
+    app = make_app({"REDIS_URL": own_redis.url}, JOBS_MODE="rq")
     response = app.test_client().get("/metrics")
     assert response.status_code == 200
     queried = queried_names()

@@ -13,15 +13,7 @@ from services.jobs import worker as worker_module
 from services.jobs.engine import Engine
 from services.jobs.scheduler import Scheduler
 from tests import jobs_samples
-from tests.conftest import TEST_PASSWORD, RedisServer, csrf_token_from, gunicorn_portal
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+from tests.conftest import TEST_PASSWORD, csrf_token_from, gunicorn_portal
 
 
 @pytest.fixture(autouse=True)
@@ -109,12 +101,12 @@ def test_each_slot_is_claimed_once_by_several_schedulers_and_again_at_the_next(m
 
 # -- RQ mode ----------------------------------------------------------------------------------------------------
 
-def rq_app(make_app, redis_server, **settings):
-    return make_app({"REDIS_URL": redis_server.url, **settings}, JOBS_MODE="rq")
+def rq_app(make_app, own_redis, **settings):
+    return make_app({"REDIS_URL": own_redis.url, **settings}, JOBS_MODE="rq")
 
 
-def test_rq_a_job_that_raises_is_retried_then_listed_as_failed_and_an_alert_rises(make_app, redis_server, login):
-    app = rq_app(make_app, redis_server)
+def test_rq_a_job_that_raises_is_retried_then_listed_as_failed_and_an_alert_rises(make_app, own_redis, login):
+    app = rq_app(make_app, own_redis)
     with app.app_context():
         flaky = jobs.enqueue(jobs_samples.flaky, "b", 1, retry=jobs.Retry(max=2, interval=0), queue="high")
         failing = jobs.enqueue(jobs_samples.always_fails, "503", retry=jobs.Retry(max=2, interval=0))
@@ -143,8 +135,8 @@ def test_rq_a_job_that_raises_is_retried_then_listed_as_failed_and_an_alert_rise
     assert "<td>normal</td>" in page and "30 s" in page and "1 dia(s)" in page  # monitoring sample, retention
 
 
-def test_rq_depends_on_and_a_stalled_queue(make_app, redis_server):
-    app = rq_app(make_app, redis_server, SYNC_INTERVAL_S="60")
+def test_rq_depends_on_and_a_stalled_queue(make_app, own_redis):
+    app = rq_app(make_app, own_redis, SYNC_INTERVAL_S="60")
     with app.app_context():
         first = jobs.enqueue(jobs_samples.record, "one", queue="low")
         jobs.enqueue(jobs_samples.record, "two", queue="high", depends_on=first)
@@ -160,9 +152,9 @@ def test_rq_depends_on_and_a_stalled_queue(make_app, redis_server):
     assert jobs_samples.CALLS == ["old", "one", "two"]
 
 
-def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app, redis_server):
-    first = rq_app(make_app, redis_server)
-    second = rq_app(make_app, redis_server)
+def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app, own_redis):
+    first = rq_app(make_app, own_redis)
+    second = rq_app(make_app, own_redis)
     schedulers = [Scheduler(app, app.extensions["jobs"]) for app in (first, second)]
     for _ in range(3):
         for scheduler in schedulers:
@@ -176,9 +168,9 @@ def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app,
     assert engine.queue("high").jobs[0].args[0] == "monitoring-sample"
 
 
-def test_rq_with_redis_down_a_job_runs_in_this_process_and_the_panel_says_so(make_app, redis_server):
-    app = rq_app(make_app, redis_server)
-    redis_server.kill()
+def test_rq_with_redis_down_a_job_runs_in_this_process_and_the_panel_says_so(make_app, own_redis):
+    app = rq_app(make_app, own_redis)
+    own_redis.kill()
     with app.app_context():
         ref = jobs.enqueue(jobs_samples.record, "offline", queue="high")
         ref.local.future.result(timeout=10)
@@ -188,11 +180,11 @@ def test_rq_with_redis_down_a_job_runs_in_this_process_and_the_panel_says_so(mak
     app.extensions["jobs"].stop()
 
 
-def test_the_rq_commands_need_redis_and_known_queues(make_app, redis_server):
+def test_the_rq_commands_need_redis_and_known_queues(make_app, own_redis):
     runner = make_app(JOBS_MODE="inprocess").test_cli_runner()
     refused = runner.invoke(args=["jobs", "scheduler"])
     assert refused.exit_code == 2 and "the scheduler needs REDIS_URL" in refused.output
-    rq_runner = rq_app(make_app, redis_server).test_cli_runner()
+    rq_runner = rq_app(make_app, own_redis).test_cli_runner()
     wrong = rq_runner.invoke(args=["jobs", "worker", "--queues", "high,urgent", "--burst"])
     assert wrong.exit_code == 2 and "unknown queue(s) urgent" in wrong.output
 
@@ -201,9 +193,9 @@ CHAIN = schedule.Periodic("test-chain", "tests.jobs_samples:tick", "low", 3600, 
                           followed_by=(("tests.jobs_samples:after_tick", "high"),))
 
 
-def test_rq_a_periodic_run_then_what_depends_on_it_and_a_job_past_its_timeout(make_app, redis_server, monkeypatch):
+def test_rq_a_periodic_run_then_what_depends_on_it_and_a_job_past_its_timeout(make_app, own_redis, monkeypatch):
     monkeypatch.setattr(schedule, "PERIODIC", (*schedule.PERIODIC, CHAIN))
-    app = rq_app(make_app, redis_server)
+    app = rq_app(make_app, own_redis)
     with app.app_context():
         engine = app.extensions["jobs"]
         run = engine.enqueue_periodic(CHAIN, 5)
@@ -228,9 +220,9 @@ def _admin_client(base: str) -> httpx.Client:
 
 
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "no-redis"])
-def test_a_serving_worker_runs_no_periodic_thread_when_redis_is_there(tmp_path, sqlite_template, redis_server,
+def test_a_serving_worker_runs_no_periodic_thread_when_redis_is_there(tmp_path, sqlite_template, own_redis,
                                                                       with_redis):
-    settings = {"REDIS_URL": redis_server.url, "REDIS_KEY_PREFIX": "threads"} if with_redis else {}
+    settings = {"REDIS_URL": own_redis.url, "REDIS_KEY_PREFIX": "threads"} if with_redis else {}
     with gunicorn_portal(tmp_path, sqlite_template, workers=1, users=(("chefe", "admin"),), **settings) as base:
         client = _admin_client(base)
         try:
