@@ -466,3 +466,32 @@ def test_with_tls_on_a_server_without_starttls_nothing_goes_in_clear(make_app, d
         row = db.session.execute(select(EmailDelivery)).scalar_one()
     assert row.status == "pending" and "SMTPNotSupportedError" in row.error  # tried again later, never in clear
     assert smtp.messages == []
+
+
+def test_the_scheduled_sync_refreshes_a_citizens_process_and_its_notice_follows(make_app, datajud, smtp, tmp_path):
+    """The wiring, not the pieces: the periodic `sync` keeps a citizen-followed number fresh, and the notice job
+    that depends on it sends exactly one notice (eager jobs under tests run in the caller, in order)."""
+    from services.jobs import engine as engine_module
+    from services.jobs import schedule
+
+    app = make_app({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "PUBLIC_BASE_URL": BASE,
+                    "PROCESS_DB_TTL": "60", "SYNC_INTERVAL_S": "600"},
+                   datajud=datajud, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
+    client = app.test_client()
+    subscribed(app, client, smtp, "joana@exemplo.com.br")
+    add_movement(datajud, NUMBER, utcnow() - timedelta(hours=2))
+    with app.app_context():
+        cache.current().delete(processes.FETCH_NS, re.sub(r"\D", "", NUMBER))
+        engine_module.current().enqueue_periodic(schedule.by_name("sync"), slot=None, trigger="test")
+    notices = [m for m in smtp.handler.to("joana@exemplo.com.br") if "nova movimentação" in m["Subject"]]
+    assert len(notices) == 1 and NUMBER in notices[0]["Subject"]
+
+
+def test_the_assistant_offers_the_e_mail_follow_after_a_lookup(portal):
+    reply = portal.test_client().post("/api/v1/chat", json={"message": f"como está o processo {NUMBER}?"})
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    body = reply.get_json()
+    assert {"title": "Receber avisos por e-mail", "url": f"/processos/{NUMBER}/avisos"} in body["sources"]
+    assert "aviso por e-mail" in body["answer"]
+    secret = portal.test_client().post("/api/v1/chat", json={"message": f"processo {SECRET}"}).get_json()
+    assert all("/avisos" not in source["url"] for source in secret["sources"])

@@ -155,4 +155,7 @@ def answer(typed: str) -> ProcessAnswer:
                          "seu advogado ou à Defensoria Pública.")
     lines.append("")
     lines.append(f"A linha do tempo completa está na página do processo. {_HELP}")
-    return ProcessAnswer("\n".join(lines), [link])
+    lines.append("Para receber um aviso por e-mail quando este processo tiver novidade, use o link "
+                 "“Receber avisos por e-mail” abaixo.")
+    follow = {"title": "Receber avisos por e-mail", "url": f"/processos/{number}/avisos"}
+    return ProcessAnswer("\n".join(lines), [link, follow])
