@@ -181,7 +181,8 @@ def test_the_process_status_comes_from_the_lookup(make_app, datajud):
     client = app.test_client()
     body = ask(client, f"qual o andamento do processo {TJES_FIXTURE}?").json
     assert body["path"] == "process"
-    assert body["sources"] == [{"title": f"Processo {TJES_FIXTURE}", "url": f"/processos/{TJES_FIXTURE}"}]
+    assert body["sources"] == [{"title": f"Processo {TJES_FIXTURE}", "url": f"/processos/{TJES_FIXTURE}"},
+                               {"title": "Receber avisos por e-mail", "url": f"/processos/{TJES_FIXTURE}/avisos"}]
     assert "Apelação Cível" in body["answer"] and "Últimas movimentações" in body["answer"]
     assert "Consultado em" in body["answer"] and "Última atualização na fonte" in body["answer"]
     assert "O que isso quer dizer" in body["answer"]
