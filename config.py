@@ -382,6 +382,8 @@ def load(environ, instance_path) -> LoadedConfig:
         "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
         "PROCESS_RETENTION_DAYS": _int(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
         "LOOKUP_RATE_LIMIT": _rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
+        # A staff "atualizar agora" runs on the high queue; the page waits this long for its answer.
+        "STAFF_REFRESH_WAIT_S": _int(environ, "STAFF_REFRESH_WAIT_S", 20, minimum=0, maximum=60),
         "FEEDBACK_RATE_LIMIT": _rate_limit(environ, "FEEDBACK_RATE_LIMIT", "10/minute"),
         "LOGIN_RATE_LIMIT": _rate_limit(environ, "LOGIN_RATE_LIMIT", "10/minute"),
         "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "LOGIN_ACCOUNT_RATE_LIMIT", "20/hour"),

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from forms import ConfirmForm, FollowForm
-from services import audit, processes
+from services import audit, jobs
 from services.processes import follows, sync
 from utils import cnj
 from utils.dates import COURT_TIMEZONE
@@ -63,25 +63,27 @@ def refresh(numero):
     if not ConfirmForm().validate_on_submit():
         return _render_list(FollowForm(), verdicts=None, status=400)
     try:
-        result = processes.lookup(numero, force_refresh=True)
+        number = cnj.format(cnj.parse(numero))
     except cnj.InvalidCnj as exc:
         flash(exc.message, "error")
         return redirect(url_for("staff.followed"), code=303)
-    except processes.ProcessNotFound as exc:
-        number = cnj.format(exc.number)
-        audit.record("process_refresh", target=number, outcome="not_found")
-        flash(f"O {exc.provider_label} não encontrou o processo {number}: pode ser sigiloso ou ainda não enviado "
-              f"ao {exc.provider_label}.", "error")
+    ref = jobs.enqueue(follows.refresh_for_staff, number, queue="high", timeout=120)
+    status, outcome = jobs.wait(ref, current_app.config["STAFF_REFRESH_WAIT_S"])
+    if status == "pending":
+        audit.record("process_refresh", target=number, outcome="queued")
+        flash(f"A atualização do processo {number} foi pedida e continua em segundo plano; a lista mostra a nova "
+              "data em instantes.", "success")
         return redirect(url_for("staff.followed"), code=303)
-    except processes.ProcessUnavailable:
-        audit.record("process_refresh", target=numero[:40], outcome="unavailable")
+    result = outcome["status"] if status == "finished" and outcome else "unavailable"
+    audit.record("process_refresh", target=number, outcome=result)
+    if result == "not_found":
+        provider = outcome["provider"]
+        flash(f"O {provider} não encontrou o processo {number}: pode ser sigiloso ou ainda não enviado "
+              f"ao {provider}.", "error")
+    elif result == "unavailable":
         flash("A fonte dos dados não respondeu agora. Os dados guardados continuam valendo; tente de novo em "
               "alguns minutos.", "error")
-        return redirect(url_for("staff.followed"), code=303)
-    number = result.payload.cnj
-    stale = result.payload.stale
-    audit.record("process_refresh", target=number, outcome="stale" if stale else "ok")
-    if stale:
+    elif result == "stale":
         flash(f"A fonte não respondeu; o processo {number} continua com os dados guardados.", "error")
     else:
         flash(f"O processo {number} foi atualizado agora pela fonte.", "success")

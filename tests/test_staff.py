@@ -109,6 +109,28 @@ def test_a_forced_refresh_while_the_source_is_down_keeps_the_stored_data(app, st
     assert "continua com os dados guardados" in response.get_data(as_text=True)
 
 
+def test_with_rq_the_refresh_is_a_high_queue_job_the_page_waits_for(make_app, datajud, own_redis, login):
+    """No worker answers within the wait: the page says the refresh goes on in the background, and a worker that
+    comes later stores the process (the high queue, before the sync's default queue)."""
+    from services.jobs import worker as worker_module
+
+    app = make_app({"REDIS_URL": own_redis.url}, datajud=datajud, JOBS_MODE="rq", STAFF_REFRESH_WAIT_S=0)
+    client = app.test_client()
+    login(client, app, role="staff")
+    paste(client, TJES_FIXTURE)
+    before = datajud.count
+    page = client.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(client)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "continua em segundo plano" in page and datajud.count == before
+    engine = app.extensions["jobs"]
+    with app.app_context():
+        assert engine.queue("high").count == 1
+        outcomes = [entry.details["outcome"] for entry in AuditEntry.query.filter_by(action="process_refresh")]
+        worker_module.build(app, engine, name="staff-refresh").work(burst=True)
+    assert outcomes == ["queued"] and datajud.count == before + 1
+    assert "Petição" in client.get("/equipe/processos").get_data(as_text=True)
+
+
 def test_csv_export_lists_the_followed_processes_with_their_last_movement(app, staff):
     paste(staff, f"{TJES_FIXTURE}\n{OTHER_TJES}")
     staff.post(f"/equipe/processos/{TJES_FIXTURE}/atualizar", data={"csrf_token": token_of(staff)})

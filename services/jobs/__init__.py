@@ -23,6 +23,8 @@ A job that must follow a periodic run goes in that run's `followed_by=(("module:
 enqueued with `depends_on` the run. Each periodic job runs once per interval for the whole deployment, however
 many instances and workers there are (services.jobs.scheduler). `flask jobs list` shows the schedule,
 `flask jobs run NAME` runs one now, `flask jobs worker` (`make worker`) runs the queues and the schedule.
+`jobs.wait(ref, timeout_s)` lets a request answer with a job's result when it comes in time (a staff "atualizar
+agora" on the high queue) and say "em segundo plano" otherwise.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from rq import Retry
 from services.jobs.engine import Engine, JobRef, current
 from services.jobs.schedule import PERIODIC, QUEUES, Periodic
 
-__all__ = ["PERIODIC", "QUEUES", "JobRef", "Periodic", "Retry", "current", "enqueue", "init_app", "mode"]
+__all__ = ["PERIODIC", "QUEUES", "JobRef", "Periodic", "Retry", "current", "enqueue", "init_app", "mode", "wait"]
 
 
 def enqueue(func, *args, queue: str = "default", retry=None, timeout: int | None = None, depends_on=None,
@@ -40,6 +42,11 @@ def enqueue(func, *args, queue: str = "default", retry=None, timeout: int | None
     """Put `func(*args, **kwargs)` on `queue` (see the module's docstring); returns its JobRef."""
     return current().enqueue(func, args, kwargs, queue=queue, retry=retry, timeout=timeout, depends_on=depends_on,
                              job_id=job_id, description=description)
+
+
+def wait(ref: JobRef, timeout_s: float) -> tuple[str, object]:
+    """("finished", result), ("failed", None) or ("pending", None) after waiting at most `timeout_s`."""
+    return current().wait(ref, timeout_s)
 
 
 def mode() -> str:

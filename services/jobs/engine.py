@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import redis
@@ -137,6 +138,38 @@ class Engine:
             depends_on=dependency, job_id=job_id,
             retry=Retry(max=retry[0], interval=list(retry[1]) or 0) if retry else None)
         return JobRef(job.id, queue, "rq")
+
+    def wait(self, ref: JobRef, timeout_s: float) -> tuple[str, object]:
+        """Wait at most `timeout_s` for a job: ("finished", its result), ("failed", None) once it failed for good,
+        or ("pending", None) while it still waits or runs. For a caller that would rather answer with the
+        result (a staff "atualizar agora") than say "pedido em segundo plano"."""
+        if ref.local is not None:
+            if ref.local.future is not None:
+                try:
+                    ref.local.future.result(timeout=timeout_s)
+                except FutureTimeout:
+                    return "pending", None
+            status = ref.local.status
+            return ("finished", ref.local.result) if status == "finished" else (
+                ("failed", None) if status in ("failed", "canceled") else ("pending", None))
+        from rq.job import Job, JobStatus
+        from rq.serializers import JSONSerializer
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                job = Job.fetch(ref.id, connection=self.redis, serializer=JSONSerializer)
+                status = job.get_status(refresh=False)
+            except Exception as exc:  # Redis gone or the job expired: the caller says "in the background"
+                log.warning("jobs: cannot read a job's status", extra={"reason": type(exc).__name__})
+                return "pending", None
+            if status == JobStatus.FINISHED:
+                return "finished", job.return_value()
+            if status in (JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED):
+                return "failed", None
+            if time.monotonic() >= deadline:
+                return "pending", None
+            time.sleep(0.05)
 
     def enqueue_periodic(self, periodic: schedule.Periodic, slot: int | None, trigger: str = "schedule") -> JobRef:
         """One run of a periodic job, then the jobs that follow it (depends_on the run)."""

@@ -34,6 +34,7 @@ class LocalJob:
     enqueued_at: float = field(default_factory=time.time)
     future: Future | None = None
     status: str = "queued"
+    result: object = None
 
 
 class LocalRunner:
@@ -85,9 +86,9 @@ class LocalRunner:
             started = time.monotonic()
             try:
                 job.status = "started"
-                result = func(*job.args, **job.kwargs)
+                job.result = func(*job.args, **job.kwargs)
                 job.status = "finished"
-                return result
+                return job.result
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"[:1000]
                 log.warning("job failed", exc_info=True,

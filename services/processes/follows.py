@@ -186,3 +186,16 @@ def _worst_status(stored: list[ProcessInstance]) -> str | None:
     statuses = {p.last_sync_status for p in stored}
     return next((s for s in ("error", "not_found", "stale") if s in statuses), stored[0].last_sync_status)
 
+
+def refresh_for_staff(number: str) -> dict:
+    """A staff "atualizar agora", as a job on the high queue: ask the provider now, store the answer, and say how it
+    went in JSON (the view turns it into the message)."""
+    from services import processes
+
+    try:
+        result = processes.lookup(number, force_refresh=True)
+    except processes.ProcessNotFound as exc:
+        return {"status": "not_found", "number": cnj.format(exc.number), "provider": exc.provider_label}
+    except processes.ProcessUnavailable:
+        return {"status": "unavailable", "number": cnj.format(number)}
+    return {"status": "stale" if result.payload.stale else "ok", "number": result.payload.cnj}
