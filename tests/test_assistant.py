@@ -336,3 +336,19 @@ def test_the_concurrency_cap_sends_extra_calls_to_retrieval(make_app, openai):
         body = ask(client, "Como consigo uma certidão?").json
     assert body["path"] == "retrieval" and openai.count == 0
     assert ask(client, "Preciso de advogado?").json["path"] == "llm"
+
+
+def test_the_model_sdk_is_not_imported_without_a_key():
+    """Retrieval-only is the default: a worker without OPENAI_API_KEY never loads the SDK (~30 MB each)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"} | {"PYTHONPATH": root}
+    code = "import sys, app; app.create_app(); print('openai' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"

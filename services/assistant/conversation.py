@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from services import cache as cache_service
 from services import content, search
@@ -38,8 +37,6 @@ from utils.masking import mask
 log = logging.getLogger("portal.assistant")
 MAX_CHARS = 1000
 CACHE_NS = "assistant-answers"
-CLEANUP_NS = "assistant-cleanup"
-CLEANUP_INTERVAL_S = 3600
 MAX_ANSWER_CHARS = 2000
 PATHS = ("process", "llm", "retrieval", "fallback")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -123,7 +120,6 @@ def answer(session_id: str | None, text) -> Reply:
     metrics.record_assistant_answer(path, elapsed)
     log.info("assistant answered", extra={"path": path, "intent": intent, "duration_ms": round(elapsed * 1000, 1),
                                           "sources": len(sources)})
-    _maybe_cleanup()
     return Reply(reply_text, sources, path, session, intent)
 
 
@@ -238,22 +234,7 @@ def _from_model(raw: str, passages: list[Passage], known_text: str) -> tuple[str
     return text, compose.sources(cited or [passages[0]])
 
 
-# --- retention and app wiring ---------------------------------------------------------------------------
-
-def _maybe_cleanup() -> None:
-    """Apply the retention about once an hour across all workers (the cache key is the shared clock)."""
-    cache = cache_service.current()
-    if cache.get(CLEANUP_NS, "last") is not None:
-        return
-    cache.set(CLEANUP_NS, "last", time.time(), ttl=CLEANUP_INTERVAL_S)
-    try:
-        store.cleanup()
-    except SQLAlchemyError:
-        from extensions import db
-
-        db.session.rollback()
-        log.exception("chat retention cleanup failed; it will be tried again in an hour")
-
+# --- retention (the hourly chat-cleanup job, services/jobs/schedule.py) and app wiring ---------------
 
 cli = AppGroup("assistant", help="The citizens' assistant.")
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING
 
 import httpx
-import openai
 from flask import current_app
 
 from services import resilience
 from services.resilience import BreakerOpen, DependencyUnavailable, MalformedResponse
 from services.search import Passage
+
+if TYPE_CHECKING:  # the SDK (~30 MB per worker) is imported only when a key is set and the client is first built
+    import openai
 
 NAME = "openai"
 MAX_ANSWER_TOKENS = 500
@@ -114,6 +117,8 @@ def client() -> openai.OpenAI:
     app = current_app._get_current_object()
     built = app.extensions.get("openai_client")
     if built is None:
+        import openai
+
         config = app.config
         base_url = resilience.current().dependency(NAME).settings.base_url
         built = openai.OpenAI(api_key=config["OPENAI_API_KEY"], base_url=base_url, max_retries=0, timeout=120.0,
@@ -124,6 +129,8 @@ def client() -> openai.OpenAI:
 
 def complete(question: str, passages: list[Passage], cap: ConcurrencyCap) -> str:
     """The model's raw answer text; raises LlmFailed."""
+    import openai  # already loaded by client(); here for its error types
+
     config = current_app.config
     with cap:
         try:
