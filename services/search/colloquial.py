@@ -95,9 +95,15 @@ def edit_distance(a: str, b: str, cap: int = 3) -> int:
 
 @lru_cache(maxsize=1)
 def pt_lexicon(size: int = 60_000) -> frozenset[str]:
-    """The `size` most frequent Portuguese words (wordfreq, data shipped in its wheel), folded."""
-    from wordfreq import top_n_list
+    """The `size` most frequent Portuguese words (wordfreq, data shipped in its wheel), folded.
+
+    Only this set is kept: wordfreq's own caches (the whole pt frequency list, ~15 MB per worker) are cleared."""
+    import wordfreq
 
     from utils.text import fold
 
-    return frozenset(fold(word) for word in top_n_list("pt", size) if word.isalpha())
+    words = frozenset(fold(word) for word in wordfreq.top_n_list("pt", size) if word.isalpha())
+    wordfreq.top_n_list.cache_clear()
+    wordfreq.get_frequency_list.cache_clear()
+    wordfreq.get_frequency_dict.cache_clear()
+    return words

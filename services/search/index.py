@@ -1,7 +1,7 @@
 """The one search index over the court's content: BM25 over the FAQ entries and every section of every page.
 
 The passages come from the same loaded `Content` the pages render (services.content), so /busca finds and the
-assistant can only say what the portal publishes. bm25s ranks them; the tokens are folded,
+assistant can only say what the portal publishes. services.search.bm25 ranks them; the tokens are folded,
 stop-worded and stemmed pt-BR (services.search.text), a misspelt word is brought to the closest
 word of the corpus, and a few everyday words are expanded to the words the content uses.
 """
@@ -11,12 +11,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import bm25s
-import numpy as np
-
 from services.content import FAQ_SLUG, LOOKUP_SUMMARY, LOOKUP_TITLE, Content, Source
 from services.search import colloquial
 from services.search import text as pt
+from services.search.bm25 import BM25
 from services.search.intents import IntentMatcher
 from utils.text import fold
 
@@ -128,8 +126,8 @@ class Index:
         self.passages = passages_of(content)
         corpus = [_document_tokens(p) for p in self.passages]
         self.vocabulary = pt.Vocabulary(word for p in self.passages for word in pt.words(p.title + " " + p.text))
-        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        self._bm25.index(corpus, show_progress=False)
+        self._bm25 = BM25(k1=1.2, b=0.75)
+        self._bm25.index(corpus)
         self._token_sets = [frozenset(tokens) for tokens in corpus]
         frequency: dict[str, int] = {}
         for tokens in self._token_sets:
@@ -196,7 +194,7 @@ class Index:
             return []
         scores = self._bm25.get_scores(query)
         hits = []
-        for i in np.argsort(-scores)[:max(CANDIDATES, k)]:
+        for i in sorted(range(len(scores)), key=lambda n: -scores[n])[:max(CANDIDATES, k)]:
             coverage = self.coverage(groups, int(i))
             if scores[i] >= MIN_SCORE and coverage >= min_coverage:
                 # Among relevant passages, the one that holds more of the question comes first.

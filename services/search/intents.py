@@ -14,11 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 
-import bm25s
-import numpy as np
-
 from services.content import FaqEntry
 from services.search import text as pt
+from services.search.bm25 import BM25
 
 EXAMPLE_WEIGHT = 0.7
 PASSAGE_WEIGHT = 0.3
@@ -83,8 +81,8 @@ class IntentMatcher:
             self._examples.append(_Example(index, stems, norm, _trigrams(words), every_word))
         self._vocab = [frozenset(doc) for doc in documents]
         self._known = frozenset().union(*self._vocab)
-        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        self._bm25.index(documents, show_progress=False)
+        self._bm25 = BM25(k1=1.2, b=0.75)
+        self._bm25.index(documents)
 
     def _weight(self, stem: str) -> float:
         return self._idf.get(stem, self._unknown_idf)
@@ -109,7 +107,7 @@ class IntentMatcher:
             if similarity > best[example.intent]:
                 best[example.intent] = similarity
         passage = self._bm25.get_scores([stem for stem in stems if stem in self._idf] or list(stems))
-        top = float(np.max(passage)) if len(passage) else 0.0
+        top = max(passage, default=0.0)
         combined = []
         for index, similarity in enumerate(best):
             score = EXAMPLE_WEIGHT * similarity + PASSAGE_WEIGHT * (float(passage[index]) / top if top else 0.0)
