@@ -140,18 +140,31 @@ REFUSAL = "Não dou orientação jurídica sobre o seu caso nem prevejo resultad
     "Defensoria Pública."
 
 
+URGENT_INTENTS = ("emergencia-violencia", "plantao-e-urgencia", "despejo", "bloqueio-de-conta", "audiencia")
+
+
+def without_verdicts(text: str) -> str:
+    """Every paragraph without a leading "Sim."/"Não." (an answer that also refuses advice must not read as one)."""
+    return "\n".join(without_verdict(line) for line in text.split("\n"))
+
+
 def with_refusal(reply: tuple[str, list[dict], str, str], asks_advice: bool) -> tuple[str, list[dict], str, str]:
     """A question that also asks for advice or a prediction, answered on another path (a payment, a person, a
-    process number, an urgency), still says plainly that no advice is given: after the urgent first paragraph,
-    before anything else otherwise."""
+    process number, an urgency, a topic), still says plainly that no advice is given — after the urgent first
+    paragraph (or first sentence), before anything else otherwise — and quotes no leading "Sim."/"Não."."""
     text, used, path, intent = reply
-    if not asks_advice or "orientação jurídica" in text.lower():
+    if not asks_advice:
         return reply
-    if intent in ("emergencia-violencia", "plantao-e-urgencia", "despejo", "bloqueio-de-conta", "audiencia") \
-            and "\n\n" in text:
-        first, rest = text.split("\n\n", 1)
-        return f"{first}\n\n{REFUSAL}\n\n{rest}", used, path, intent
-    return f"{REFUSAL}\n\n{text}", used, path, intent
+    if "orientação jurídica" not in text.lower():
+        sentences = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)
+        if intent in URGENT_INTENTS and "\n\n" in text:
+            first, rest = text.split("\n\n", 1)
+            text = f"{first}\n\n{REFUSAL}\n\n{rest}"
+        elif intent in URGENT_INTENTS and len(sentences) == 2:
+            text = f"{sentences[0]}\n\n{REFUSAL}\n\n{sentences[1]}"
+        else:
+            text = f"{REFUSAL}\n\n{text}"
+    return without_verdicts(text), used, path, intent
 
 
 # --- guarded situations ------------------------------------------------------------------------------------

@@ -160,6 +160,10 @@ def _respond(question: str) -> tuple[str, list[dict], str, str]:
         return text, found.sources, "process", "status-processo"
     match = index.intents.match(index.prepare(mask(question)))
     topic = match.intent if match else None
+    if topic == "emergencia-violencia" and kind in (None, guardrails.ADVICE):
+        # Violence or danger in words the guardrail does not list: still 190/180 first.
+        text, used = compose.urgent_violence(index, kind == guardrails.ADVICE)
+        return text, compose.sources(used), "retrieval", topic
     urgent_topic = guardrails.pressing(question) or guardrails.pressing(prepared)
     if urgent_topic and kind in (None, guardrails.ADVICE):
         text, used = compose.pressing(index, urgent_topic)

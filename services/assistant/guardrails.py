@@ -28,7 +28,9 @@ ADVICE = "advice"
 _URGENT = re.compile(
     r"\b(me bat\w*|bateu em mim|me agred\w*|agredi\w*|agress\w*|violencia|ameac\w*|espanc\w*|estupr\w*|abusad\w*|"
     r"abuso sexual|medida protetiva|socorro|corro risco|risco de vida|em perigo|tentou me matar|vai me matar|"
-    r"quer me matar|me matar|sequestr\w*|carcere)\b")
+    r"quer me matar|me matar|sequestr\w*|carcere|me bateu|bateu n[ao] (minha|meu)|apanh(ei|o|ando|ar)|"
+    r"maria da penha|me persegu\w*|perseguindo|me machuc\w*|me empurr\w*|me enforc\w*|"
+    r"(tenho|to|estou|sinto|com) (muito )?medo (dele|dela|do meu|da minha|de morrer|de apanhar|de voltar))\b")
 _LIMINAR = re.compile(r"\b(liminar|tutela de urgencia|habeas corpus)\b")
 _OFF_HOURS = re.compile(r"\b(agora|hoje|urgente|urgencia|fora do (horario|expediente)|fim de semana|sabado|domingo|"
                         r"feriado|madrugada|noite|plantao)\b")
@@ -57,10 +59,24 @@ _PAYMENT = re.compile(
 _RESTRICTED = re.compile(
     r"\b(ver|consultar|acessar|ler|abrir|mostrar|mostre|saber) .{0,40}(segredo de justica|sigilo\w*|sigilos\w*)\b|"
     r"\bprocesso(s)? (sigilos\w*|em segredo)\b.{0,30}\b(de|da|do) (outra|outro|minha|meu)\b")
+# "Tenho direito à justiça gratuita / à Defensoria?" asks who a public service is for (the gratuidade and
+# Defensoria entries answer it); "tenho direito a indenização / a receber?" asks for a verdict on one's case.
+_SERVICE_RIGHT = (r"(?!\s+(a |ao |a uma |de )?(justica gratuita|gratuidade|defensoria|advogado (gratuito|de graca|"
+                  r"dativo)|assistencia (judiciaria|juridica)|atendimento|acessibilidade|libras|interprete|"
+                  r"balcao|prioridade|segunda via|certidao))")
 _ADVICE = re.compile(
     r"\b(vou|vai|vamos|irei|iremos) (ganhar|perder|conseguir|vencer)\b|"
+    r"\b(e|seria|sera) melhor (eu|a gente)\b|\bo melhor (a fazer|caminho|pra mim|para mim)\b|"
+    r"\bcompensa\b|\b(voce|vc|tu) acha (que|q)\b|\bse (fosse|fossi) (voce|vc)\b|\bno meu lugar\b|"
+    r"\b(eu )?deveria (aceitar|assinar|recorrer|processar|pagar|sair|desistir|fazer|entrar|contestar|esperar)\b|"
+    r"\bposso (parar de|deixar de|nao) pagar\b|\be certo que (eu )?(vou|ganho|perco|recebo|consigo)\b|"
+    r"\bqual (e )?(a )?(minha )?chance\b|\bme ajud\w* (a |com )?(escrever|fazer|redigir|montar) "
+    r"(a |uma |minha |o |meu )?(peticao|defesa|contestacao|recurso|acao|processo)\b|"
+    r"\b(o|a) (juiz|juiza) (vai|ira|deve) (me )?(conceder|liberar|favorecer|acreditar|absolver|deferir|"
+    r"indeferir|aprovar|reconhecer|mandar)\b|"
     r"\b(o|a) (juiz|juiza|justica) (vai|ira) (me )?(dar|decidir|julgar|aceitar|negar|mandar|ficar|condenar)\b|"
-    r"\b(da|de) (pra|para) ganhar\b|\b(vai|vou) dar certo\b|\b(teria|tenho|terei|tem) (algum )?direito\b|"
+    r"\b(da|de) (pra|para) ganhar\b|\b(vai|vou) dar certo\b|"
+    r"\b(teria|tenho|terei|tem) (algum )?direito\b" + _SERVICE_RIGHT + r"|"
     r"\b(aceito|assino|recorro|desisto|contesto|pago|concordo) ou nao\b|\b(e|seria) melhor (eu )?"
     r"(aceitar|fazer|recorrer|desistir|contestar|assinar|pagar|esperar|processar|entrar)\b|"
     r"\b(na sua|qual a sua|qual sua) opiniao\b|\bo que (voce|vc) (acha|faria|me aconselha|recomenda)\b|"
@@ -69,9 +85,11 @@ _ADVICE = re.compile(
     r"\bsera que (eu )?(ganho|perco|consigo|vou)\b|\b(tenho|tem) chances?\b|"
     r"\b(posso|consigo) (ganhar|perder) (a causa|o processo|a acao)\b|"
     r"\b(chance|chances|probabilidade) (de|do|da|que)\b|"
-    r"\bminhas? chances?\b|\b(eu )?devo (recorrer|aceitar|assinar|fazer|entrar|processar|pagar|desistir|contestar|"
+    r"\bminhas? chances?\b|"
+    r"(?<!quanto )(?<!quando )(?<!onde )(?<!como )\b(eu )?devo (recorrer|aceitar|assinar|fazer|entrar|processar|"
+    r"pagar|desistir|contestar|"
     r"responder|ir|fechar|concordar|pedir)\b|\bo que (eu )?(devo|tenho que|preciso) fazer\b|\bvale a pena\b|"
-    r"\bo juiz vai (decidir|dar|julgar|aceitar|negar|mandar|me dar)\b|\b(tenho|terei) direito\b|"
+    r"\bo juiz vai (decidir|dar|julgar|aceitar|negar|mandar|me dar)\b|\b(tenho|terei) direito\b" + _SERVICE_RIGHT + r"|"
     r"\bquanto (de \w+ )?(\w+ ){0,3}(eu )?(vou|consigo|posso|irei) (receber|ganhar)\b|"
     r"\bquanto tempo (falta|vai demorar|demora|leva) (para|pra|pro|ate) "
     r"(o juiz|a juiza|juiz|juiza|sair|meu|minha|o meu|a minha|"
@@ -102,7 +120,11 @@ def intent(text: str) -> str | None:
     return None
 
 
+# An eviction is pressing when it is near or ordered: a date close by, an officer, an order, a notice with days.
 _SOON = re.compile(r"\b(hoje|hj|amanha|agora|ja|urgente|urgencia|daqui a pouco|bateu|bateram|chegou|chegaram|"
+                   r"mandado|ordem|oficial|intimad\w*|vou ser|vao me|querem me|(semana|mes) que vem|"
+                   r"(\d+|um|uma|dois|duas|tres|cinco|dez|quinze) (dias?|semanas?) (para|pra|pro) "
+                   r"(sair|desocupar|entregar)|"
                    r"esta na porta|na minha porta|essa semana|esta semana|socorro)\b|!!")
 _EVICTION = re.compile(r"\b(despej\w*|despeij\w*|desocupa\w*|reintegracao de posse|"
                        r"troca\w* a fechadura|(poe|por|colocar|jogar|bota\w*) (as |minhas )?(minhas )?coisas? na rua|"
