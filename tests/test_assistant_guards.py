@@ -84,3 +84,9 @@ def test_bm25_scores_as_the_formula_says():
     assert scores[0] == pytest.approx(expected) and scores[1:] == [0.0, 0.0]
     guia = bm25.get_scores(["guia"])
     assert guia[2] > guia[1] > 0  # the shorter document holding the word ranks higher
+
+
+def test_when_something_happened_does_not_make_a_question_a_topic(app):
+    """"ontem"/"hoje" in an out-of-scope question do not pull it to an entry whose examples say "ontem"."""
+    reply = _ask(app, "quem ganhou o jogo de futebol ontem?")
+    assert reply.path == "fallback", (reply.intent, reply.answer[:200])

@@ -27,6 +27,15 @@ MIN_INTENT_COVERAGE = 0.3  # and at least this share must be words of the winnin
 SOCIAL = frozenset(("saudacao", "agradecimento"))
 SOCIAL_MIN_COVERAGE = 0.6
 _PLAIN = re.compile(r"[a-z0-9]+")
+# When something happened says nothing about what it is: these words neither help an intent nor count against
+# one (the urgency of "hoje"/"amanhã" is the guardrails' business, services.assistant.guardrails.pressing).
+TIME_WORDS = frozenset(("ontem", "hoje", "hj", "amanha", "agora", "ainda", "depois", "antes", "logo", "cedo",
+                        "anteontem", "semana", "semanas", "domingo", "segunda", "terca", "quarta", "quinta", "sexta",
+                        "sabado"))
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in pt.words(text) if word not in TIME_WORDS]
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class IntentMatcher:
         self.ids = [entry.id for entry in entries]
         self._prepare = prepare  # the colloquial normaliser, applied to examples and questions alike
         asked = [[entry.question, *entry.examples] for entry in entries]
-        example_words = [[pt.words(prepare(item)) for item in items] for items in asked]
+        example_words = [[_words(prepare(item)) for item in items] for items in asked]
         documents = [[pt.stem(w) for items in words for w in items] * 2 +
                      pt.tokens(prepare(entry.question + " " + entry.answer_text))
                      for entry, words in zip(entries, example_words, strict=True)]
@@ -90,7 +99,7 @@ class IntentMatcher:
     def scores(self, question: str) -> list[tuple[float, int]]:
         """(score, intent index) for every intent with any overlap, best first."""
         prepared = self._prepare(question)
-        words = pt.words(prepared)
+        words = _words(prepared)
         stems = frozenset(pt.stem(word) for word in words)
         if not stems:
             return self._only_stop_words(frozenset(_PLAIN.findall(prepared)))
@@ -129,7 +138,7 @@ class IntentMatcher:
         """The share of the question's weight (idf of its stems) that intent `index`'s words hold (None: any
         intent's words — how much of the question is about what the content covers at all)."""
         # Numbers (a value, an age, a date) say nothing about the topic: they neither help nor count against.
-        stems = {pt.stem(word) for word in pt.words(self._prepare(question)) if not word.isdigit()}
+        stems = {pt.stem(word) for word in _words(self._prepare(question)) if not word.isdigit()}
         vocabulary = self._known if index is None else self._vocab[index]
         total = sum(self._weight(stem) for stem in stems)
         held = sum(self._weight(stem) for stem in stems if stem in vocabulary)
@@ -147,7 +156,7 @@ class IntentMatcher:
                 self.coverage(question, ranked[0][1]) < SOCIAL_MIN_COVERAGE:
             ranked = ranked[1:]
         score, index = ranked[0]
-        stop_words_only = not pt.words(self._prepare(question))
+        stop_words_only = not _words(self._prepare(question))
         if score < MIN_SCORE or (not stop_words_only and (self.coverage(question) < MIN_COVERAGE or
                                                           self.coverage(question, index) < MIN_INTENT_COVERAGE)):
             return None
