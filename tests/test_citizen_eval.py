@@ -1,9 +1,9 @@
 """The persona evaluation (tests/citizen_eval.py) on both paths: the test half's intent and must-rule figures.
 
 `make eval` runs this file with -s to print both halves; the tuning half's failures are printed, the test half
-only as figures. The goal is >= 90 % intent and 100 % must-rules on the test half; the floors below are the
-figures reached without tuning on the test half (83.8 % intent, 20 of 21 must-rule cases), kept as floors so a
-change that makes things worse fails (docs/readme_parts/11.md)."""
+only as figures. The issue's goal — >= 90 % intent and 100 % must-rules on the test half — is reached (91.9 %,
+21 of 21 must-rule cases, 2026-12-04, without tuning on the test half) and asserted, on both paths
+(docs/readme_parts/11.md)."""
 from __future__ import annotations
 
 import pytest
@@ -11,8 +11,8 @@ import pytest
 from services import assistant
 from tests.citizen_eval import evaluate, load
 
-TEST_MIN_INTENT = 0.83  # goal 0.90
-TEST_MIN_RULES = 0.95  # goal 1.0
+TEST_MIN_INTENT = 0.90  # the issue's goal
+TEST_MIN_RULES = 1.0
 
 
 def _run(app, label):
