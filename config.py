@@ -268,7 +268,7 @@ def _mail_address(environ, name, default):
 
 def mail(environ, instance_path) -> dict:
     """E-mail (citizens' follows, services/email_follows): SMTP when MAIL_SERVER is set, else .eml files in
-    instance/outbox/; see docs/readme_parts/14.md."""
+    instance/outbox/; see the README, "E-mail follows for citizens"."""
     use_tls = _choice(environ, "MAIL_USE_TLS", "false", ("true", "false")) == "true"
     return {
         "MAIL_SERVER": (environ.get("MAIL_SERVER") or "").strip() or None,
@@ -324,7 +324,7 @@ def monitoring(environ) -> dict:
 
 
 def jobs(environ) -> dict:
-    """Background jobs (services.jobs): RQ on REDIS_URL, else in-process timers; see docs/readme_parts/13.md."""
+    """Background jobs (services.jobs): RQ on REDIS_URL, else in-process timers; see the README, "Background jobs"."""
     return {
         # auto: RQ when REDIS_URL is set, else in-process; "eager" runs each job in the caller (tests, scripts).
         "JOBS_MODE": _choice(environ, "JOBS_MODE", "auto", ("auto", "rq", "inprocess", "eager")),

@@ -6,7 +6,7 @@ of the colloquial normaliser on the evaluation's TUNING half (never the test hal
 
 One app in this process (SQLite in a temporary folder, no Redis, no model), the questions asked through
 `assistant.answer` inside a request context, as the chat view does; the figures are per answer, storage
-included. Not a test: no timed asserts anywhere (docs/readme_parts/11.md quotes the figures).
+included. Not a test: no timed asserts anywhere (docs/ASSISTANT_EVALUATION.md quotes the figures).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `make eval` runs this file with -s to print both halves; the tuning half's failures are printed, the test half
 only as figures. The issue's goal — >= 90 % intent and 100 % must-rules on the test half — is reached (91.9 %,
 21 of 21 must-rule cases, 2026-12-04, without tuning on the test half) and asserted, on both paths
-(docs/readme_parts/11.md)."""
+(docs/ASSISTANT_EVALUATION.md)."""
 from __future__ import annotations
 
 import pytest

@@ -2,7 +2,7 @@
 "o que eu faco para nao ser despejado!".
 
 Pure functions over folded text (services.search.text folds accents first). Three pieces, each measured on the
-evaluation's tuning half before being kept (docs/readme_parts/11.md): the abbreviations (`expand`), the stretched
+evaluation's tuning half before being kept (docs/ASSISTANT_EVALUATION.md): the abbreviations (`expand`), the stretched
 letters and punctuation (`squeeze`), and the spelling correction against a pt-BR lexicon (`Speller`).
 """
 from __future__ import annotations

@@ -30,7 +30,7 @@ CANDIDATES = 10
 FAQ_QUESTION_WEIGHT = 3  # the question of a FAQ entry says what it answers: it counts three times
 TITLE_WEIGHT = 2
 # The pieces of the colloquial normaliser applied before intent matching, kept only where they helped on the
-# evaluation's tuning half (bench/assistant_bench.py --ablation; docs/readme_parts/11.md): spelling 87.3 → 89.9 %;
+# evaluation's tuning half (bench/assistant_bench.py --ablation; docs/ASSISTANT_EVALUATION.md): spelling 87.3 → 89.9 %;
 # stretched letters ("squeeze") and phone abbreviations ("expand") changed nothing there, so they stay off.
 NORMALISER_PIECES = ("spell",)
 
