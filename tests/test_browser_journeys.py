@@ -52,6 +52,8 @@ def _shot(page, name):
 
 
 def _sideways(page) -> int:
+    # After a click the URL changes before the new page's stylesheet applies: measure the laid-out page.
+    page.wait_for_load_state("load")
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
