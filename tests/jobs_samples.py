@@ -39,23 +39,23 @@ def slow_marker(key: str, seconds: float):
     return {"done": key}
 
 
-def tick():
-    """A periodic job of the tests: counts its runs."""
-    CALLS.append("tick")
+def _record_order(name: str) -> None:
+    """Note the run in CALLS and, with Redis, in a shared list (the order across processes)."""
+    CALLS.append(name)
     from services import redis_connection
 
     client = redis_connection.client()
     if client is not None:
-        client.rpush(f"{current_app.config['CACHE_KEY_PREFIX']}order", "tick")
+        client.rpush(f"{current_app.config['CACHE_KEY_PREFIX']}order", name)
+
+
+def tick():
+    """A periodic job of the tests: counts its runs."""
+    _record_order("tick")
     return {"ticked": True}
 
 
 def after_tick():
     """What follows the periodic `tick` (depends_on its run), like the e-mail notices after a sync batch."""
-    CALLS.append("after")
-    from services import redis_connection
-
-    client = redis_connection.client()
-    if client is not None:
-        client.rpush(f"{current_app.config['CACHE_KEY_PREFIX']}order", "after")
+    _record_order("after")
     return {"after": True}
