@@ -46,16 +46,18 @@ def main() -> None:
                       MONITORING_COLLECTOR="false", SYNC_ENABLED="false")
     if args.redis:
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    import subprocess
+
     from flask import Flask
-    from flask_migrate import upgrade
 
     from app import create_app
 
+    # A serving process does not load Flask-Migrate (app.py): the schema comes from the command an operator runs.
+    subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, check=True,
+                   capture_output=True)
     bare = Flask("bare")
     bare.add_url_rule("/", "hello", lambda: "hello")
     app = create_app()
-    with app.app_context():
-        upgrade()
     client = app.test_client()
     client.get(f"/api/v1/processos/{NUMBER}")  # fetched and stored once
     rows = [("bare Flask route", per_request_us(bare.test_client(), "/", args.requests))]

@@ -110,3 +110,12 @@ def test_a_redis_outage_fails_no_request(make_app):
     assert 500 not in statuses
     assert statuses[:2] == [200, 200]
     assert statuses[2] == 429  # the in-memory fallback still limits
+
+
+def test_limit_headers_only_on_routes_with_a_limit(make_app):
+    client = limited_app(make_app).test_client()
+    limited = hit(client)
+    assert limited.headers["X-RateLimit-Limit"] == "2" and limited.headers["X-RateLimit-Remaining"] == "1"
+    assert "X-RateLimit-Limit" not in hit(client, "/").headers
+    # the findings of one request's check do not reach the next request on the same thread
+    assert "X-RateLimit-Limit" not in hit(client, "/a-vara").headers

@@ -2,22 +2,21 @@
 
 Every record of the process goes through the root logger's single handler, with one formatter
 (`MaskingJsonFormatter`) and one filter (`RequestIdFilter`). json.dumps escapes CR, LF and quotes,
-so nothing a client sends can split or break a line. In a serving process the request thread only queues
-the record; one writer thread formats and writes it (`configure(deferred=True)`). A LOG_FILE is appended to
-by every worker (one short write per line) and reopened when the platform's logrotate moves it; nothing here
-rotates. A developer's console (`make run`) gets a short readable line per request instead of JSON.
+so nothing a client sends can split or break a line. In a serving process the request thread only appends
+the record to a deque; one writer thread formats what has gathered and writes it (`configure(deferred=True)`).
+A LOG_FILE is appended to by every worker (whole lines, one write per batch) and reopened when the platform's
+logrotate moves it; nothing here rotates. A developer's console (`make run`) gets a short readable line per request instead of JSON.
 """
 from __future__ import annotations
 
 import atexit
-import copy
+import collections
 import logging
 import logging.handlers
 import os
-import queue
 import sys
+import threading
 from contextvars import ContextVar
-from logging.handlers import QueueHandler, QueueListener
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -79,16 +78,29 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-class _DeferredQueueHandler(QueueHandler):
-    """Hands records to the writer thread as they are: formatting and masking happen there, off the request."""
+class _DeferredHandler(logging.Handler):
+    """Hands records to the writer thread: a deque append, no lock and no wake-up on the request's path.
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        record = copy.copy(record)
+    The message is resolved here (its arguments may change after the call); formatting and masking happen in
+    the writer thread.
+    """
+
+    def __init__(self, writer: _Writer):
+        super().__init__()
+        self.writer = writer
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
         record.msg, record.args = record.getMessage(), None
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        return record
+        self.writer.pending.append(record)  # deque.append is atomic: many request threads, one reader
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
 
 
 def build_handler(log_file: str | None, readable: bool = False) -> logging.Handler:
@@ -101,26 +113,64 @@ def build_handler(log_file: str | None, readable: bool = False) -> logging.Handl
 
 
 class _Writer:
-    """The process's one log writer thread; restarted after a fork (a forked child inherits no threads)."""
+    """The process's one log writer thread: every WRITE_INTERVAL_S it formats what has gathered and writes it in
+    one write. Restarted after a fork (a forked child inherits no threads).
+
+    One write per batch rather than per line: the file is shared by every worker in append mode, and a batch of
+    whole lines in one write(2) never interleaves with another worker's. Measured on `/health/live` (production
+    settings, one process): a queue.Queue and QueueListener woke the writer once per line, ~25 µs of CPU a request.
+    """
+
+    WRITE_INTERVAL_S = 0.05
 
     def __init__(self):
-        self.queue: queue.Queue = queue.Queue()
-        self.listener: QueueListener | None = None
+        self.pending: collections.deque[logging.LogRecord] = collections.deque()
+        self.handler: logging.Handler | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.writing = threading.Lock()
         self.pid: int | None = None
 
     def start(self, handler: logging.Handler) -> None:
         self.stop()
-        self.queue = queue.Queue()
-        self.listener = QueueListener(self.queue, handler, respect_handler_level=False)
-        self.listener.start()
+        self.handler, self.pending, self.stopping = handler, collections.deque(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self.thread.start()
         self.pid = os.getpid()
 
+    def _run(self) -> None:
+        while not self.stopping.wait(self.WRITE_INTERVAL_S):
+            self.write_pending()
+        self.write_pending()
+
+    def write_pending(self) -> None:
+        with self.writing:
+            handler, records = self.handler, []
+            while self.pending:
+                records.append(self.pending.popleft())
+            if not records or handler is None:
+                return
+            lines = []
+            for record in records:
+                try:
+                    lines.append(handler.format(record))
+                except Exception:
+                    handler.handleError(record)
+            try:
+                if isinstance(handler, logging.handlers.WatchedFileHandler):
+                    handler.reopenIfNeeded()  # the platform's logrotate moved the file
+                with handler.lock:
+                    handler.stream.write("\n".join(lines) + "\n")
+                    handler.stream.flush()
+            except Exception:
+                handler.handleError(records[-1])
+
     def stop(self) -> None:
-        if self.listener is not None and self.pid == os.getpid():
-            self.listener.stop()  # writes what is queued first
-            for handler in self.listener.handlers:
-                handler.close()
-        self.listener = None
+        if self.thread is not None and self.pid == os.getpid():
+            self.stopping.set()
+            self.thread.join(timeout=5)  # writes what is pending first
+            self.handler.close()
+        self.thread = self.handler = None
 
 
 _writer = _Writer()
@@ -128,16 +178,16 @@ atexit.register(_writer.stop)
 
 
 def flush() -> None:
-    """Wait until every record handed to the writer thread is written."""
-    if _writer.listener is not None and _writer.pid == os.getpid():
-        _writer.queue.join()
+    """Write every record handed to the writer thread now."""
+    if _writer.thread is not None and _writer.pid == os.getpid():
+        _writer.write_pending()
 
 
 def configure(level: str, log_file: str | None, readable: bool = False, deferred: bool = False) -> None:
     """Install the portal's handler on the root logger, replacing one installed earlier by this function.
 
-    `deferred` (serving processes): the request thread only queues the record; one thread per process formats,
-    masks and writes it. Otherwise (tests, CLI commands) records are written as they are logged.
+    `deferred` (serving processes): the request thread only appends the record; one thread per process formats,
+    masks and writes what has gathered, every 50 ms. Otherwise (tests, CLI commands) records are written as they are logged.
     """
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
@@ -147,13 +197,17 @@ def configure(level: str, log_file: str | None, readable: bool = False, deferred
     target = build_handler(log_file, readable)
     if deferred:
         _writer.start(target)
-        handler: logging.Handler = _DeferredQueueHandler(_writer.queue)
+        handler: logging.Handler = _DeferredHandler(_writer)
     else:
         handler = target
     handler.set_name(HANDLER_NAME)
     handler.addFilter(RequestIdFilter())  # in the request's own thread: the ID is a context variable
     root.addHandler(handler)
     root.setLevel(level)
+    # No line names a thread, a process or a source line: LogRecord need not look them up (the logging HOWTO's
+    # "Optimization" section; ~8 µs a record).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     # The portal writes its own access line per request; the dev server's would repeat it unmasked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # The resilience layer writes one line per outbound attempt; httpx's own would repeat it.
