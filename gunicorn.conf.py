@@ -14,6 +14,7 @@ import sys
 import tempfile
 
 import gunicorn.http.wsgi
+from gunicorn.glogging import Logger
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape
 # merges them (services/monitoring/metrics.py). It must be in the environment before any worker imports
@@ -54,7 +55,18 @@ keepalive = 5
 max_requests = 100_000
 max_requests_jitter = 10_000
 
-# The app writes one JSON line per request itself; gunicorn's access log would repeat it unmasked.
+
+
+class PortalGunicornLogger(Logger):
+    """gunicorn's logger without its access line: the app writes one JSON line per request itself, and gunicorn's
+    would repeat it unmasked. gunicorn still builds the line's fields whenever a logging config is given (as here,
+    for its error log), ~4 % of a worker's time on a plain GET; this logger never builds them."""
+
+    def access(self, resp, req, environ, request_time):
+        return None
+
+
+logger_class = PortalGunicornLogger
 accesslog = None
 errorlog = "-"
 loglevel = "info"

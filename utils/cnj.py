@@ -16,6 +16,9 @@ TJES_TRIBUNAL = "08"
 
 _DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() would let full-width and other scripts in
 _SEPARATORS = frozenset(".-/ ")
+# The same two sets as patterns: every lookup parses its number, and a regex walks the text in C.
+_ONLY_DIGITS_AND_SEPARATORS = re.compile(r"[0-9./ -]*")
+_SEPARATOR = re.compile(r"[./ -]")
 # `find_first` reads pasted text (an intimação, a PDF, an e-mail): longer than a typed number, still bounded.
 MAX_FIND_INPUT_LENGTH = 300
 # Hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus, small and full-width
@@ -214,9 +217,9 @@ def _digits_of(text: str | None) -> str:
     if len(text) > MAX_INPUT_LENGTH:
         raise InvalidCnj("length", _MSG_TOO_LONG)
     stripped = text.strip()
-    if any(ch not in _DIGITS and ch not in _SEPARATORS for ch in stripped):
+    if not _ONLY_DIGITS_AND_SEPARATORS.fullmatch(stripped):
         raise InvalidCnj("characters", _MSG_CHARACTERS)
-    digits = "".join(ch for ch in stripped if ch in _DIGITS)
+    digits = _SEPARATOR.sub("", stripped)
     if not digits:
         raise InvalidCnj("empty", _MSG_EMPTY)
     if len(digits) != CNJ_DIGITS:

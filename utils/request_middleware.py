@@ -16,12 +16,12 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import RequestRedirect
 
-from utils.json_log import current_request_id
+from utils.json_log import ACCESS_LOGGER, current_request_id
 from utils.masking import mask
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-access_log = logging.getLogger("portal.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 def request_id_from(incoming: str | None) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, generate_latest
 
+from services.monitoring import metrics
 from services.monitoring.metrics import multiprocess_dir
 
 
@@ -51,6 +52,7 @@ def registry():
 
 def collect() -> list:
     """The metric families of the whole server (every worker's files merged under gunicorn)."""
+    metrics.publish_request_metrics()  # this process's latest requests first
     directory = multiprocess_dir()
     if not directory:
         return list(_DEFAULT_REGISTRY.collect())
