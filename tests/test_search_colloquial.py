@@ -45,3 +45,28 @@ def test_edit_distance(a, b, distance):
 def test_the_pt_lexicon_ships_with_the_package():
     lexicon = colloquial.pt_lexicon()
     assert len(lexicon) > 40_000 and "processo" in lexicon and "nao" in lexicon
+
+
+def test_the_lexicon_is_built_in_a_child_process_and_cached(tmp_path):
+    import subprocess
+    import sys
+
+    from services.search import lexicon
+
+    words = lexicon.load(5_000, str(tmp_path))
+    cached = list(tmp_path.glob("pt-lexicon-*-5000.txt"))
+    assert len(cached) == 1 and "processo" in words and "xyzwq" not in words and len(words) > 4_000
+    assert "processo" in lexicon.load(5_000, str(tmp_path))  # read back from the file
+    # the serving process never loads wordfreq (its Portuguese list is ~40 MB of a worker's memory)
+    check = "import sys; from services.search import lexicon; lexicon.load(5000); print('wordfreq' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                          cwd=str(lexicon.Path(lexicon.__file__).resolve().parents[2])).stdout.strip() == "False"
+
+
+def test_httpx_loads_without_its_command_line_interface():
+    import subprocess
+    import sys
+
+    check = "import services, httpx, sys; print('rich' in sys.modules or 'pygments' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1])).stdout.strip() == "False"

@@ -154,14 +154,16 @@ _observer: RequestObserver | None = None
 
 
 def _begin_request():
-    req = request._get_current_object()
-    g.request_id = req.environ.get(REQUEST_ID_KEY) or request_id_from(req.headers.get(REQUEST_ID_HEADER))
-    current_request_id.set(g.request_id)
-    g.started = time.perf_counter()
+    # One lookup through each context proxy: the hooks below run on every request.
+    req, request_globals = request._get_current_object(), g._get_current_object()
+    request_id = request_globals.request_id = (req.environ.get(REQUEST_ID_KEY)
+                                               or request_id_from(req.headers.get(REQUEST_ID_HEADER)))
+    current_request_id.set(request_id)
+    request_globals.started = time.perf_counter()
     if _observer is not None:
         # Routing has run already: url_rule is known here. `ended` runs at teardown, which always runs.
-        g.observed_rule = req.url_rule.rule if req.url_rule else None
-        _observer.started(g.observed_rule)
+        rule = request_globals.observed_rule = req.url_rule.rule if req.url_rule else None
+        _observer.started(rule)
     if req.environ.get(INVALID_HOST_KEY):
         abort(400)
     if isinstance(req.routing_exception, RequestRedirect):
@@ -170,9 +172,10 @@ def _begin_request():
         target = urlsplit(req.routing_exception.new_url)
         return redirect(target.path + (f"?{target.query}" if target.query else ""), req.routing_exception.code)
     # Refuse an announced oversized body before routing or reading it (Flask would only check on read).
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit and req.content_length and req.content_length > limit:
-        abort(413)
+    if req.content_length:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit and req.content_length > limit:
+            abort(413)
 
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -210,9 +213,9 @@ def security_headers(production: bool) -> list[tuple[str, str]]:
 
 
 def _finish_response(response):
-    req = request._get_current_object()  # one proxy lookup instead of one per attribute
-    request_id = g.get("request_id") or req.environ.get(REQUEST_ID_KEY)
-    started = g.get("started")
+    req, request_globals = request._get_current_object(), g._get_current_object()
+    request_id = request_globals.get("request_id") or req.environ.get(REQUEST_ID_KEY)
+    started = request_globals.get("started")
     elapsed = time.perf_counter() - started if started else None
     duration_ms = round(elapsed * 1000, 2) if started else None
     rule = req.url_rule.rule if req.url_rule else None
@@ -267,8 +270,9 @@ class ExpiringSessionInterface(SecureCookieSessionInterface):
 def _end_request(exc) -> None:
     # A worker thread serves many requests: forget this one's ID once it is done.
     current_request_id.set(None)
-    if _observer is not None and "observed_rule" in g:
-        _observer.ended(g.observed_rule)
+    request_globals = g._get_current_object()
+    if _observer is not None and "observed_rule" in request_globals:
+        _observer.ended(request_globals.observed_rule)
 
 
 def init_app(app, production: bool, observer: RequestObserver | None = None) -> None:

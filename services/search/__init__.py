@@ -33,7 +33,7 @@ class SearchHit:
 
 
 def init_app(app) -> None:
-    app.extensions["search"] = Index(app.extensions["content"])
+    app.extensions["search"] = Index(app.extensions["content"], lexicon_cache_dir=app.instance_path)
 
 
 def current(app=None) -> Index:

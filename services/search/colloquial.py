@@ -51,7 +51,7 @@ class Speller:
     edit distance 1 (words of 4+ letters) or 2 (8+ letters). "despeijo" → "despejo", "erança" → "heranca".
     """
 
-    def __init__(self, corpus_words, lexicon: frozenset[str] | None = None):
+    def __init__(self, corpus_words, lexicon=None):
         self._corpus = frozenset(word for word in corpus_words if word.isalpha())
         self._lexicon = lexicon if lexicon is not None else pt_lexicon()
         self._targets = sorted(word for word in self._corpus if len(word) >= 3)
@@ -93,17 +93,14 @@ def edit_distance(a: str, b: str, cap: int = 3) -> int:
     return min(previous[-1], cap)
 
 
-@lru_cache(maxsize=1)
-def pt_lexicon(size: int = 60_000) -> frozenset[str]:
-    """The `size` most frequent Portuguese words (wordfreq, data shipped in its wheel), folded.
+_lexicons: dict = {}
 
-    Only this set is kept: wordfreq's own caches (the whole pt frequency list, ~15 MB per worker) are cleared."""
-    import wordfreq
 
-    from utils.text import fold
+def pt_lexicon(size: int = 60_000, cache_dir: str | None = None):
+    """The `size` most frequent Portuguese words (wordfreq's list), folded, as a set-like `HashedWords`; one per
+    process (services/search/lexicon.py builds it in a child process)."""
+    if size not in _lexicons:
+        from services.search import lexicon
 
-    words = frozenset(fold(word) for word in wordfreq.top_n_list("pt", size) if word.isalpha())
-    wordfreq.top_n_list.cache_clear()
-    wordfreq.get_frequency_list.cache_clear()
-    wordfreq.get_frequency_dict.cache_clear()
-    return words
+        _lexicons[size] = lexicon.load(size, cache_dir)
+    return _lexicons[size]

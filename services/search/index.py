@@ -122,7 +122,7 @@ def _document_tokens(passage: Passage) -> list[str]:
 class Index:
     """The BM25 index of the content, built once per app (the content changes only with a deploy)."""
 
-    def __init__(self, content: Content):
+    def __init__(self, content: Content, lexicon_cache_dir: str | None = None):
         self.passages = passages_of(content)
         corpus = [_document_tokens(p) for p in self.passages]
         self.vocabulary = pt.Vocabulary(word for p in self.passages for word in pt.words(p.title + " " + p.text))
@@ -140,7 +140,8 @@ class Index:
         examples = [item for entry in content.faq for item in (entry.question, *entry.examples)]
         self.speller = colloquial.Speller(
             {word for p in self.passages for word in pt.words(p.title + " " + p.text)} |
-            {word for item in examples for word in pt.words(fold(item))})
+            {word for item in examples for word in pt.words(fold(item))},
+            colloquial.pt_lexicon(cache_dir=lexicon_cache_dir))
         self.intents = IntentMatcher(content.faq, self.prepare)
 
     def prepare(self, question: str) -> str:
