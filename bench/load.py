@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -247,12 +248,37 @@ def closed_loop(url: str, seconds: float, connections: int) -> dict:
             if key in ("rps", "non_2xx", "p50_ms", "p90_ms", "p99_ms")}
 
 
-def wrk(url: str, seconds: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+# wrk over several paths: each thread walks the list from its own start (wrk's Lua API: setup, init, request).
+_PATHS_SCRIPT = """
+local paths = {%s}
+local counter = 1
+local threads = 0
+function setup(thread) thread:set("offset", threads); threads = threads + 1 end
+function init(args) counter = 1 + offset * 7 end
+function request()
+  local path = paths[(counter %% #paths) + 1]
+  counter = counter + 1
+  return wrk.format("GET", path)
+end
+"""
+
+
+def wrk(url: str, seconds: int, connections: int, paths: tuple[str, ...] = ()) -> dict:
+    """wrk -t2 on `url`, or on `paths` of its host in turn; a request slower than 10 s counts as an error."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", url]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if paths:
+            script.write(_PATHS_SCRIPT % ", ".join(f'"{path}"' for path in paths))
+            script.flush()
+            command[1:1] = ["-s", script.name]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result = {"rps": rps, "non_2xx": int(errors.group(1)) if errors else 0}
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    result = {"rps": rps, "non_2xx": int(errors.group(1)) if errors else 0,
+              "socket_errors": sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+              "requests": int(total.group(1)) if total else None}
     for percentile_ in (50, 90, 99):
         found = re.search(rf"\b{percentile_}%\s+([\d.]+)(us|ms|s)\b", out)
         unit = {"us": 0.001, "ms": 1, "s": 1000}[found.group(2)]

@@ -45,8 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    # Defaults: what gunicorn.conf.py gives a 2-core machine (2 x CPUs + 1 workers, 4 threads).
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    # Defaults: what gunicorn.conf.py gives (one worker per CPU, at least 2; 4 threads).
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--only", help="measure only the targets whose path is this one, e.g. /")
