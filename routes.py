@@ -1,6 +1,6 @@
 """Public pages: the court's information, the site search and the page feedback form."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from extensions import limiter
 from forms import FeedbackForm
@@ -93,20 +93,21 @@ def process_page(numero):
 PROCESS_NOTICES = ("texto", "varios")
 
 
-def _process_html(payload: processes.ProcessPayload, notice: str | None = None) -> str:
+def _process_html(payload: processes.ProcessPayload, notice: str | None = None) -> Response:
     """The rendered page of one version of a process (its fetch time and staleness), cached like the data:
-    the timeline of a long process is the costliest template of the portal, and it is the same for everyone."""
+    the timeline of a long process is the costliest template of the portal, and it is the same for everyone.
+    This process keeps it a second as encoded bytes: a hit neither decodes the cached text nor encodes ~40 KB."""
     key = "|".join((payload.cnj, payload.fetched_at, str(payload.stale), payload.stale_reason or "",
                     notice or ""))
     store = cache_service.current()
-    html = store.held(PROCESS_PAGE_NS, key)
-    if html is not None:
-        return html
-    html = render_template("public/process.html", process=payload, days=processes.days, notice=notice,
-                           summary=processes.summarize(payload.instances), by_year=processes.by_year,
-                           movement_label=processes.movement_label, official_name=processes.official_name)
-    store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
-    return html
+    body = store.held(PROCESS_PAGE_NS, key, str.encode)
+    if body is None:
+        html = render_template("public/process.html", process=payload, days=processes.days, notice=notice,
+                               summary=processes.summarize(payload.instances), by_year=processes.by_year,
+                               movement_label=processes.movement_label, official_name=processes.official_name)
+        store.set(PROCESS_PAGE_NS, key, html, ttl=current_app.config["PROCESS_CACHE_TTL"])
+        body = html.encode()
+    return current_app.response_class(body, mimetype="text/html")
 
 
 def _feedback_limit() -> str:
