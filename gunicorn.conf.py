@@ -77,8 +77,12 @@ keepalive = 5
 # Recycling guards against slow leaks. At 5,000 a loaded worker (~200 req/s) restarted every ~25 s, and
 # each restart cost a cold start (content, the assistant's index, an empty memory cache): the lookup
 # benchmark's 0.5–1 s tails were those restarts (worker start-up lines at the same instants in the log).
-max_requests = 100_000
-max_requests_jitter = 10_000
+# At 100,000 both workers of `make bench` restarted within the same row every ~40 s of full load, and the clients'
+# reconnected keep-alive connections all stayed on the worker that was up (one row fell to 0.26 of the bare app).
+# A worker's memory levels off as its caches fill (docs/BENCHMARKS.md: the memory and endurance rows), so one
+# restart per million requests (days, at a court's traffic) is the safety net.
+max_requests = 1_000_000
+max_requests_jitter = 100_000
 
 
 
