@@ -5,6 +5,7 @@ Pure functions, no I/O. `parse` turns whatever a person typed into the 20 stored
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -118,8 +119,9 @@ _MSG_OTHER_COURT = ("Este número é {article} {name}; esta página consulta pro
                     "Espírito Santo (TJES).")
 
 
+@functools.lru_cache(maxsize=4096)  # every lookup parses its number, and the busy numbers come back all day
 def parse(text: str | None) -> str:
-    """The 20 digits of a TJES process number typed in any common spelling, or `InvalidCnj`.
+    """The 20 digits of a TJES process number typed in any common spelling, or `InvalidCnj` (not cached).
 
     Accepts surrounding whitespace and the separators ". - / space" anywhere between the digits.
     """
