@@ -2,8 +2,9 @@
 
 This is the only module that reads the environment. `load(environ, instance_path)` turns the
 environment into a plain dict of Flask config keys, or raises `ConfigError` with one line that
-names the variable at fault. The embedded defaults run the portal with nothing set: SQLite under
-`instance/`, the in-memory cache and a session secret generated once and kept under `instance/`.
+names the variable at fault (config_values.py holds the parsers each value goes through). The
+embedded defaults run the portal with nothing set: SQLite under `instance/`, the in-memory cache
+and a session secret generated once and kept under `instance/`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from config_values import (
+    ConfigError,
+    addresses,
+    choice,
+    http_url,
+    integer,
+    mail_address,
+    number,
+    rate_limit,
+    thresholds,
+)
+
 APP_ENVS = ("development", "production")
 DATAJUD_PUBLIC_KEY = "cDZHYzlZa0JadVREZDJCendQbXY6SkJlTzNjLV9TRENyQk1RdnFKZGRQdw=="
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -25,72 +38,10 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_MAIL_FROM = "Portal da 2ª Vara Cível de Cariacica <avisos@localhost.localdomain>"
 
 
-class ConfigError(Exception):
-    """A setting has a value the portal cannot start with; the message names the variable."""
-
-
 @dataclass
 class LoadedConfig:
     settings: dict
     warnings: list[str] = field(default_factory=list)
-
-
-def _int(environ, name, default, minimum=0, maximum=None):
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigError(f"{name} must be {bounds}, got {value}")
-    return value
-
-
-def _float(environ, name, default, minimum=0.0, maximum=None):
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
-        raise ConfigError(f"{name} must be {bounds}, got {value:g}")
-    return value
-
-
-def _http_url(environ, name, default):
-    raw = (environ.get(name) or "").strip() or default
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
-    return raw.rstrip("/")
-
-
-def _rate_limit(environ, name, default):
-    """A Flask-Limiter limit such as "20/minute" or "100 per hour"."""
-    raw = (environ.get(name) or "").strip() or default
-    from limits import parse_many
-
-    try:
-        parse_many(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a rate such as 20/minute, got {raw!r}") from None
-    return raw
-
-
-def _choice(environ, name, default, choices, transform=str.lower):
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = transform(raw.strip())
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-    return value
 
 
 def key_prefix(environ) -> str:
@@ -166,12 +117,12 @@ def engine_options(environ, uri):
     if not uri.startswith("postgresql"):
         return {}
     return {
-        "pool_size": _int(environ, "DB_POOL_SIZE", 5, minimum=1, maximum=100),
-        "max_overflow": _int(environ, "DB_MAX_OVERFLOW", 10, minimum=0, maximum=100),
-        "pool_timeout": _int(environ, "DB_POOL_TIMEOUT", 5, minimum=1, maximum=60),
-        "pool_recycle": _int(environ, "DB_POOL_RECYCLE", 1800, minimum=60),
+        "pool_size": integer(environ, "DB_POOL_SIZE", 5, minimum=1, maximum=100),
+        "max_overflow": integer(environ, "DB_MAX_OVERFLOW", 10, minimum=0, maximum=100),
+        "pool_timeout": integer(environ, "DB_POOL_TIMEOUT", 5, minimum=1, maximum=60),
+        "pool_recycle": integer(environ, "DB_POOL_RECYCLE", 1800, minimum=60),
         "pool_pre_ping": True,
-        "connect_args": {"connect_timeout": _int(environ, "DB_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)},
+        "connect_args": {"connect_timeout": integer(environ, "DB_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)},
     }
 
 
@@ -185,23 +136,23 @@ DEPENDENCY_DEFAULTS = {
 
 
 def dependencies(environ) -> dict:
-    connect_timeout = _float(environ, "OUTBOUND_CONNECT_TIMEOUT_S", 3.0, minimum=0.1, maximum=30)
+    connect_timeout = number(environ, "OUTBOUND_CONNECT_TIMEOUT_S", 3.0, minimum=0.1, maximum=30)
     # The bulkhead: no dependency may hold more than half of a worker's threads (gunicorn.conf.py's
     # GUNICORN_THREADS, read here too so the default follows it).
-    threads = _int(environ, "GUNICORN_THREADS", 4, minimum=1, maximum=1000)
-    bulkhead = _int(environ, "BULKHEAD_MAX_CONCURRENT", max(1, threads // 2), minimum=1, maximum=1000)
+    threads = integer(environ, "GUNICORN_THREADS", 4, minimum=1, maximum=1000)
+    bulkhead = integer(environ, "BULKHEAD_MAX_CONCURRENT", max(1, threads // 2), minimum=1, maximum=1000)
     result = {}
     for name, (url, read, deadline, open_s, slow, rate) in DEPENDENCY_DEFAULTS.items():
         prefix = name.upper()
         spec = {
-            "base_url": _http_url(environ, f"{prefix}_BASE_URL", url),
+            "base_url": http_url(environ, f"{prefix}_BASE_URL", url),
             "connect_timeout_s": connect_timeout,
-            "read_timeout_s": _float(environ, f"{prefix}_READ_TIMEOUT_S", read, minimum=0.1, maximum=40),
-            "deadline_s": _float(environ, f"{prefix}_DEADLINE_S", deadline, minimum=0.1, maximum=40),
-            "breaker_open_s": _float(environ, f"{prefix}_BREAKER_OPEN_S", open_s, minimum=1),
+            "read_timeout_s": number(environ, f"{prefix}_READ_TIMEOUT_S", read, minimum=0.1, maximum=40),
+            "deadline_s": number(environ, f"{prefix}_DEADLINE_S", deadline, minimum=0.1, maximum=40),
+            "breaker_open_s": number(environ, f"{prefix}_BREAKER_OPEN_S", open_s, minimum=1),
             "slow_call_s": slow,
-            "rate_per_min": _float(environ, f"{prefix}_RATE_PER_MIN", rate, minimum=1),
-            "max_concurrent": _int(environ, f"{prefix}_MAX_CONCURRENT", bulkhead, minimum=1, maximum=1000),
+            "rate_per_min": number(environ, f"{prefix}_RATE_PER_MIN", rate, minimum=1),
+            "max_concurrent": integer(environ, f"{prefix}_MAX_CONCURRENT", bulkhead, minimum=1, maximum=1000),
         }
         result[name] = spec
     return result
@@ -209,86 +160,38 @@ def dependencies(environ) -> dict:
 
 def breaker_defaults(environ) -> dict:
     return {
-        "failure_rate": _float(environ, "BREAKER_FAILURE_RATE", 50.0, minimum=1, maximum=100) / 100,
-        "minimum_calls": _int(environ, "BREAKER_MINIMUM_CALLS", 5, minimum=1),
-        "window_s": _int(environ, "BREAKER_WINDOW_S", 30, minimum=1, maximum=3600),
-        "half_open_calls": _int(environ, "BREAKER_HALF_OPEN_CALLS", 1, minimum=1, maximum=100),
-        "close_after": _int(environ, "BREAKER_CLOSE_AFTER", 2, minimum=1, maximum=100),
-        "consecutive_failures": _int(environ, "BREAKER_CONSECUTIVE_FAILURES", 5, minimum=0, maximum=1000),
+        "failure_rate": number(environ, "BREAKER_FAILURE_RATE", 50.0, minimum=1, maximum=100) / 100,
+        "minimum_calls": integer(environ, "BREAKER_MINIMUM_CALLS", 5, minimum=1),
+        "window_s": integer(environ, "BREAKER_WINDOW_S", 30, minimum=1, maximum=3600),
+        "half_open_calls": integer(environ, "BREAKER_HALF_OPEN_CALLS", 1, minimum=1, maximum=100),
+        "close_after": integer(environ, "BREAKER_CLOSE_AFTER", 2, minimum=1, maximum=100),
+        "consecutive_failures": integer(environ, "BREAKER_CONSECUTIVE_FAILURES", 5, minimum=0, maximum=1000),
     }
-
-
-def _addresses(environ, name, default):
-    """A comma-separated list of IP addresses or networks (CIDR), checked and kept as text."""
-    import ipaddress
-
-    raw = (environ.get(name) or "").strip() or default
-    result = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ConfigError(f"{name} must list IP addresses or networks separated by commas, got {item!r}") from None
-        result.append(item)
-    return tuple(result)
-
-
-def _thresholds(environ, name, default, higher_is_worse=True, maximum=None):
-    """Three alert levels "warning,error,critical", in order of growing severity."""
-    raw = (environ.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        levels = tuple(float(part) for part in raw.split(","))
-    except ValueError:
-        raise ConfigError(f"{name} must be three numbers warning,error,critical, got {raw!r}") from None
-    ordered = sorted(levels) if higher_is_worse else sorted(levels, reverse=True)
-    if len(levels) != 3 or list(levels) != ordered or min(levels) < 0 or (maximum and max(levels) > maximum):
-        direction = "growing" if higher_is_worse else "falling"
-        raise ConfigError(f"{name} must be three {direction} numbers warning,error,critical"
-                          f"{f' up to {maximum:g}' if maximum else ''}, got {raw!r}")
-    return levels
-
-
-def _mail_address(environ, name, default):
-    """An e-mail address, or "Name <address>"; checked loosely (one @, a dot in the domain, no spaces)."""
-    from email.utils import parseaddr
-
-    raw = (environ.get(name) or "").strip() or default
-    if raw is None:
-        return None
-    address = parseaddr(raw)[1]
-    local, _, domain = address.rpartition("@")
-    if not local or "." not in domain.strip(".") or " " in address:
-        raise ConfigError(f"{name} must be an e-mail address such as avisos@tjes.jus.br, got {raw!r}")
-    return raw
 
 
 def mail(environ, instance_path) -> dict:
     """E-mail (citizens' follows, services/email_follows): SMTP when MAIL_SERVER is set, else .eml files in
     instance/outbox/; see the README, "E-mail follows for citizens"."""
-    use_tls = _choice(environ, "MAIL_USE_TLS", "false", ("true", "false")) == "true"
+    use_tls = choice(environ, "MAIL_USE_TLS", "false", ("true", "false")) == "true"
     return {
         "MAIL_SERVER": (environ.get("MAIL_SERVER") or "").strip() or None,
-        "MAIL_PORT": _int(environ, "MAIL_PORT", 587 if use_tls else 25, minimum=1, maximum=65535),
+        "MAIL_PORT": integer(environ, "MAIL_PORT", 587 if use_tls else 25, minimum=1, maximum=65535),
         "MAIL_USE_TLS": use_tls,  # STARTTLS after connecting
         "MAIL_USERNAME": (environ.get("MAIL_USERNAME") or "").strip() or None,
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
-        "MAIL_FROM": _mail_address(environ, "MAIL_FROM", DEFAULT_MAIL_FROM),
+        "MAIL_FROM": mail_address(environ, "MAIL_FROM", DEFAULT_MAIL_FROM),
         # Optional: a mailbox that unsubscribes whoever writes to it (a second List-Unsubscribe target).
-        "MAIL_UNSUBSCRIBE_ADDRESS": _mail_address(environ, "MAIL_UNSUBSCRIBE_ADDRESS", None),
-        "MAIL_TIMEOUT_S": _float(environ, "MAIL_TIMEOUT_S", 10.0, minimum=0.5, maximum=60),
+        "MAIL_UNSUBSCRIBE_ADDRESS": mail_address(environ, "MAIL_UNSUBSCRIBE_ADDRESS", None),
+        "MAIL_TIMEOUT_S": number(environ, "MAIL_TIMEOUT_S", 10.0, minimum=0.5, maximum=60),
         "MAIL_OUTBOX_DIR": os.path.join(instance_path, "outbox"),
         # The portal's address as citizens reach it: the links inside e-mails (sent outside any request).
-        "PUBLIC_BASE_URL": _http_url(environ, "PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
-        "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY": _int(environ, "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY", 3, minimum=1,
+        "PUBLIC_BASE_URL": http_url(environ, "PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY": integer(environ, "EMAIL_FOLLOWS_CONFIRMATIONS_PER_DAY", 3, minimum=1,
                                                     maximum=100),
-        "EMAIL_FOLLOWS_MAX_PER_ADDRESS": _int(environ, "EMAIL_FOLLOWS_MAX_PER_ADDRESS", 20, minimum=1, maximum=1000),
-        "EMAIL_FOLLOWS_RATE_LIMIT": _rate_limit(environ, "EMAIL_FOLLOWS_RATE_LIMIT", "10/hour"),
-        "EMAIL_FOLLOWS_SEND_ATTEMPTS": _int(environ, "EMAIL_FOLLOWS_SEND_ATTEMPTS", 5, minimum=1, maximum=20),
-        "EMAIL_FOLLOWS_IDLE_DAYS": _int(environ, "EMAIL_FOLLOWS_IDLE_DAYS", 730, minimum=30),
+        "EMAIL_FOLLOWS_MAX_PER_ADDRESS": integer(environ, "EMAIL_FOLLOWS_MAX_PER_ADDRESS", 20, minimum=1, maximum=1000),
+        "EMAIL_FOLLOWS_RATE_LIMIT": rate_limit(environ, "EMAIL_FOLLOWS_RATE_LIMIT", "10/hour"),
+        "EMAIL_FOLLOWS_SEND_ATTEMPTS": integer(environ, "EMAIL_FOLLOWS_SEND_ATTEMPTS", 5, minimum=1, maximum=20),
+        "EMAIL_FOLLOWS_IDLE_DAYS": integer(environ, "EMAIL_FOLLOWS_IDLE_DAYS", 730, minimum=30),
     }
 
 
@@ -306,20 +209,20 @@ def mail_warnings(environ, settings) -> list[str]:
 def monitoring(environ) -> dict:
     """The dashboard's collector, /metrics access and the alert rules (thresholds: warning, error, critical)."""
     return {
-        "METRICS_ALLOWED_ADDRESSES": _addresses(environ, "METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1"),
-        "MONITORING_COLLECTOR": _choice(environ, "MONITORING_COLLECTOR", "true", ("true", "false")) == "true",
-        "MONITORING_SAMPLE_INTERVAL_S": _int(environ, "MONITORING_SAMPLE_INTERVAL_S", 30, minimum=5, maximum=3600),
-        "MONITORING_HISTORY_SIZE": _int(environ, "MONITORING_HISTORY_SIZE", 1000, minimum=10, maximum=100_000),
-        "ALERT_CPU_PERCENT": _thresholds(environ, "ALERT_CPU_PERCENT", (80.0, 90.0, 97.0), maximum=100),
-        "ALERT_MEMORY_PERCENT": _thresholds(environ, "ALERT_MEMORY_PERCENT", (80.0, 90.0, 95.0), maximum=100),
-        "ALERT_DISK_PERCENT": _thresholds(environ, "ALERT_DISK_PERCENT", (80.0, 90.0, 95.0), maximum=100),
-        "ALERT_ERROR_RATE_PERCENT": _thresholds(environ, "ALERT_ERROR_RATE_PERCENT", (2.0, 5.0, 20.0), maximum=100),
-        "ALERT_P95_LATENCY_MS": _thresholds(environ, "ALERT_P95_LATENCY_MS", (1000.0, 2500.0, 5000.0)),
-        "ALERT_CACHE_HIT_RATE_PERCENT": _thresholds(environ, "ALERT_CACHE_HIT_RATE_PERCENT", (50.0, 25.0, 10.0),
+        "METRICS_ALLOWED_ADDRESSES": addresses(environ, "METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1"),
+        "MONITORING_COLLECTOR": choice(environ, "MONITORING_COLLECTOR", "true", ("true", "false")) == "true",
+        "MONITORING_SAMPLE_INTERVAL_S": integer(environ, "MONITORING_SAMPLE_INTERVAL_S", 30, minimum=5, maximum=3600),
+        "MONITORING_HISTORY_SIZE": integer(environ, "MONITORING_HISTORY_SIZE", 1000, minimum=10, maximum=100_000),
+        "ALERT_CPU_PERCENT": thresholds(environ, "ALERT_CPU_PERCENT", (80.0, 90.0, 97.0), maximum=100),
+        "ALERT_MEMORY_PERCENT": thresholds(environ, "ALERT_MEMORY_PERCENT", (80.0, 90.0, 95.0), maximum=100),
+        "ALERT_DISK_PERCENT": thresholds(environ, "ALERT_DISK_PERCENT", (80.0, 90.0, 95.0), maximum=100),
+        "ALERT_ERROR_RATE_PERCENT": thresholds(environ, "ALERT_ERROR_RATE_PERCENT", (2.0, 5.0, 20.0), maximum=100),
+        "ALERT_P95_LATENCY_MS": thresholds(environ, "ALERT_P95_LATENCY_MS", (1000.0, 2500.0, 5000.0)),
+        "ALERT_CACHE_HIT_RATE_PERCENT": thresholds(environ, "ALERT_CACHE_HIT_RATE_PERCENT", (50.0, 25.0, 10.0),
                                                     higher_is_worse=False, maximum=100),
-        "ALERT_SYNC_FAILURES": _thresholds(environ, "ALERT_SYNC_FAILURES", (1.0, 3.0, 6.0)),
-        "ALERT_CLEAR_MARGIN_PERCENT": _float(environ, "ALERT_CLEAR_MARGIN_PERCENT", 10.0, minimum=0, maximum=50),
-        "ALERT_CLEAR_AFTER_S": _int(environ, "ALERT_CLEAR_AFTER_S", 120, minimum=0, maximum=86400),
+        "ALERT_SYNC_FAILURES": thresholds(environ, "ALERT_SYNC_FAILURES", (1.0, 3.0, 6.0)),
+        "ALERT_CLEAR_MARGIN_PERCENT": number(environ, "ALERT_CLEAR_MARGIN_PERCENT", 10.0, minimum=0, maximum=50),
+        "ALERT_CLEAR_AFTER_S": integer(environ, "ALERT_CLEAR_AFTER_S", 120, minimum=0, maximum=86400),
     }
 
 
@@ -327,17 +230,17 @@ def jobs(environ) -> dict:
     """Background jobs (services.jobs): RQ on REDIS_URL, else in-process timers; see the README, "Background jobs"."""
     return {
         # auto: RQ when REDIS_URL is set, else in-process; "eager" runs each job in the caller (tests, scripts).
-        "JOBS_MODE": _choice(environ, "JOBS_MODE", "auto", ("auto", "rq", "inprocess", "eager")),
-        "JOBS_RETENTION_INTERVAL_S": _int(environ, "JOBS_RETENTION_INTERVAL_S", 86400, minimum=60),
-        "JOBS_CHAT_CLEANUP_INTERVAL_S": _int(environ, "JOBS_CHAT_CLEANUP_INTERVAL_S", 3600, minimum=60),
-        "JOBS_MAINTENANCE_INTERVAL_S": _int(environ, "JOBS_MAINTENANCE_INTERVAL_S", 60, minimum=1, maximum=3600),
+        "JOBS_MODE": choice(environ, "JOBS_MODE", "auto", ("auto", "rq", "inprocess", "eager")),
+        "JOBS_RETENTION_INTERVAL_S": integer(environ, "JOBS_RETENTION_INTERVAL_S", 86400, minimum=60),
+        "JOBS_CHAT_CLEANUP_INTERVAL_S": integer(environ, "JOBS_CHAT_CLEANUP_INTERVAL_S", 3600, minimum=60),
+        "JOBS_MAINTENANCE_INTERVAL_S": integer(environ, "JOBS_MAINTENANCE_INTERVAL_S", 60, minimum=1, maximum=3600),
     }
 
 
 def load(environ, instance_path) -> LoadedConfig:
     """Read every setting from `environ`; raise ConfigError on the first bad value."""
     os.makedirs(instance_path, exist_ok=True)
-    app_env = _choice(environ, "APP_ENV", "development", APP_ENVS)
+    app_env = choice(environ, "APP_ENV", "development", APP_ENVS)
     production = app_env == "production"
     uri = database_uri(environ, instance_path)
     secret, secret_warning = session_secret(environ, instance_path, production)
@@ -347,18 +250,18 @@ def load(environ, instance_path) -> LoadedConfig:
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": uri,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(environ, uri),
-        "SLOW_QUERY_MS": _int(environ, "SLOW_QUERY_MS", 1000, minimum=0),
+        "SLOW_QUERY_MS": integer(environ, "SLOW_QUERY_MS", 1000, minimum=0),
         "REDIS_URL": redis_url(environ),
-        "LOG_LEVEL": _choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, transform=str.upper),
+        "LOG_LEVEL": choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, transform=str.upper),
         "LOG_FILE": log_file,
         # JSON for files and production; a developer's console gets one short readable line per request.
-        "LOG_FORMAT": _choice(environ, "LOG_FORMAT", "text" if app_env == "development" and not log_file else "json",
+        "LOG_FORMAT": choice(environ, "LOG_FORMAT", "text" if app_env == "development" and not log_file else "json",
                               ("json", "text")),
-        "TRUSTED_PROXIES": _int(environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=10),
-        "FEEDBACK_RETENTION_DAYS": _int(environ, "FEEDBACK_RETENTION_DAYS", 365, minimum=1),
-        "CACHE_MEMORY_MAX_ENTRIES": _int(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),
-        "REDIS_TIMEOUT_MS": _int(environ, "REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
-        "CACHE_DEFAULT_TTL": _int(environ, "CACHE_DEFAULT_TTL", 300, minimum=1),
+        "TRUSTED_PROXIES": integer(environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=10),
+        "FEEDBACK_RETENTION_DAYS": integer(environ, "FEEDBACK_RETENTION_DAYS", 365, minimum=1),
+        "CACHE_MEMORY_MAX_ENTRIES": integer(environ, "CACHE_MEMORY_MAX_ENTRIES", 10_000, minimum=100),
+        "REDIS_TIMEOUT_MS": integer(environ, "REDIS_TIMEOUT_MS", 100, minimum=5, maximum=5000),
+        "CACHE_DEFAULT_TTL": integer(environ, "CACHE_DEFAULT_TTL", 300, minimum=1),
         "CACHE_KEY_PREFIX": key_prefix(environ),
         "DEPENDENCIES": dependencies(environ),
         "BREAKER": breaker_defaults(environ),
@@ -368,30 +271,30 @@ def load(environ, instance_path) -> LoadedConfig:
         # The assistant: without OPENAI_API_KEY it answers from retrieval alone (the embedded default).
         "OPENAI_API_KEY": (environ.get("OPENAI_API_KEY") or "").strip() or None,
         "OPENAI_MODEL": (environ.get("OPENAI_MODEL") or "").strip() or "gpt-4o-mini",
-        "ASSISTANT_LLM_CONCURRENCY": _int(environ, "ASSISTANT_LLM_CONCURRENCY", 4, minimum=1, maximum=64),
-        "ASSISTANT_CACHE_TTL": _int(environ, "ASSISTANT_CACHE_TTL", 3600, minimum=0),
-        "ASSISTANT_RATE_LIMIT": _rate_limit(environ, "ASSISTANT_RATE_LIMIT", "30/minute"),
-        "CHAT_RETENTION_DAYS": _int(environ, "CHAT_RETENTION_DAYS", 30, minimum=1),
+        "ASSISTANT_LLM_CONCURRENCY": integer(environ, "ASSISTANT_LLM_CONCURRENCY", 4, minimum=1, maximum=64),
+        "ASSISTANT_CACHE_TTL": integer(environ, "ASSISTANT_CACHE_TTL", 3600, minimum=0),
+        "ASSISTANT_RATE_LIMIT": rate_limit(environ, "ASSISTANT_RATE_LIMIT", "30/minute"),
+        "CHAT_RETENTION_DAYS": integer(environ, "CHAT_RETENTION_DAYS", 30, minimum=1),
         **jobs(environ),
-        "SYNC_ENABLED": _choice(environ, "SYNC_ENABLED", "true", ("true", "false")) == "true",
-        "SYNC_INTERVAL_S": _int(environ, "SYNC_INTERVAL_S", 1800, minimum=60),
-        "SYNC_BATCH_SIZE": _int(environ, "SYNC_BATCH_SIZE", 10, minimum=1, maximum=1000),
-        "SYNC_DAILY_BUDGET": _int(environ, "SYNC_DAILY_BUDGET", 200, minimum=0),
-        "PROCESS_CACHE_TTL": _int(environ, "PROCESS_CACHE_TTL", 3600, minimum=1),
-        "PROCESS_DB_TTL": _int(environ, "PROCESS_DB_TTL", 86400, minimum=1),
-        "PROCESS_NEGATIVE_TTL": _int(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
-        "PROCESS_RETENTION_DAYS": _int(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
-        "LOOKUP_RATE_LIMIT": _rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
+        "SYNC_ENABLED": choice(environ, "SYNC_ENABLED", "true", ("true", "false")) == "true",
+        "SYNC_INTERVAL_S": integer(environ, "SYNC_INTERVAL_S", 1800, minimum=60),
+        "SYNC_BATCH_SIZE": integer(environ, "SYNC_BATCH_SIZE", 10, minimum=1, maximum=1000),
+        "SYNC_DAILY_BUDGET": integer(environ, "SYNC_DAILY_BUDGET", 200, minimum=0),
+        "PROCESS_CACHE_TTL": integer(environ, "PROCESS_CACHE_TTL", 3600, minimum=1),
+        "PROCESS_DB_TTL": integer(environ, "PROCESS_DB_TTL", 86400, minimum=1),
+        "PROCESS_NEGATIVE_TTL": integer(environ, "PROCESS_NEGATIVE_TTL", 600, minimum=1),
+        "PROCESS_RETENTION_DAYS": integer(environ, "PROCESS_RETENTION_DAYS", 7, minimum=1),
+        "LOOKUP_RATE_LIMIT": rate_limit(environ, "LOOKUP_RATE_LIMIT", "20/minute"),
         # A staff "atualizar agora" runs on the high queue; the page waits this long for its answer.
-        "STAFF_REFRESH_WAIT_S": _int(environ, "STAFF_REFRESH_WAIT_S", 20, minimum=0, maximum=60),
-        "FEEDBACK_RATE_LIMIT": _rate_limit(environ, "FEEDBACK_RATE_LIMIT", "10/minute"),
-        "LOGIN_RATE_LIMIT": _rate_limit(environ, "LOGIN_RATE_LIMIT", "10/minute"),
-        "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "LOGIN_ACCOUNT_RATE_LIMIT", "20/hour"),
-        "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100),
-        "LOGIN_LOCKOUT_S": _int(environ, "LOGIN_LOCKOUT_S", 900, minimum=1),
-        "LOGIN_FRESH_S": _int(environ, "LOGIN_FRESH_S", 900, minimum=1),
-        "RETRY_MAX_ATTEMPTS": _int(environ, "RETRY_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
-        "RETRY_BUDGET_PERCENT": _float(environ, "RETRY_BUDGET_PERCENT", 20.0, minimum=0, maximum=100),
+        "STAFF_REFRESH_WAIT_S": integer(environ, "STAFF_REFRESH_WAIT_S", 20, minimum=0, maximum=60),
+        "FEEDBACK_RATE_LIMIT": rate_limit(environ, "FEEDBACK_RATE_LIMIT", "10/minute"),
+        "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "10/minute"),
+        "LOGIN_ACCOUNT_RATE_LIMIT": rate_limit(environ, "LOGIN_ACCOUNT_RATE_LIMIT", "20/hour"),
+        "LOGIN_MAX_FAILURES": integer(environ, "LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100),
+        "LOGIN_LOCKOUT_S": integer(environ, "LOGIN_LOCKOUT_S", 900, minimum=1),
+        "LOGIN_FRESH_S": integer(environ, "LOGIN_FRESH_S", 900, minimum=1),
+        "RETRY_MAX_ATTEMPTS": integer(environ, "RETRY_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+        "RETRY_BUDGET_PERCENT": number(environ, "RETRY_BUDGET_PERCENT", 20.0, minimum=0, maximum=100),
         # Flask-Limiter: Redis shared by all workers when configured; a Redis failure falls back to
         # per-process memory and never fails the request.
         "RATELIMIT_STORAGE_URI": redis_url(environ) or "memory://",
