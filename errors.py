@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify, make_response, render_template, request
+from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from extensions import db
+from utils.json_log import current_request_id
 
 log = logging.getLogger("portal.errors")
 
@@ -57,10 +58,10 @@ def wants_json() -> bool:
 def render_error(status: int, message=None, headers=None):
     code, title, what, next_step = message or MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if wants_json():
-        response = jsonify(error={"code": code, "message": f"{what} {next_step}"}, request_id=g.get("request_id"))
+        response = jsonify(error={"code": code, "message": f"{what} {next_step}"}, request_id=current_request_id.get())
     else:
         response = make_response(render_template("errors/error.html", status=status, title=title, what=what,
-                                                  next_step=next_step, request_id=g.get("request_id")))
+                                                  next_step=next_step, request_id=current_request_id.get()))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
@@ -70,7 +71,7 @@ def render_error(status: int, message=None, headers=None):
 
 def api_error(status: int, code: str, message: str, retry_after: float | None = None, **details):
     """A JSON error of the documented shape, for a view that knows more than the status code."""
-    response = jsonify(error={"code": code, "message": message, **details}, request_id=g.get("request_id"))
+    response = jsonify(error={"code": code, "message": message, **details}, request_id=current_request_id.get())
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:

@@ -26,6 +26,7 @@ from extensions import limiter
 from services import auth, processes
 from services import cache as cache_service
 from utils import cnj
+from utils.json_log import current_request_id
 from utils.request_middleware import client_key
 
 log = logging.getLogger("portal.ratelimit")
@@ -134,7 +135,8 @@ def lookup_for_page(numero: str):
         return None, (render_template("public/lookup.html", typed=typed, error=exc.message), 404)
     except processes.ProcessUnavailable as exc:
         retry_after = max(1, round(exc.retry_after_s))
-        html = render_template("public/process_unavailable.html", typed=typed, retry_after=retry_after)
+        html = render_template("public/process_unavailable.html", typed=typed, retry_after=retry_after,
+                               request_id=current_request_id.get())
         return None, (html, 503, {"Retry-After": str(retry_after)})
     charge_lookup(result.reached_provider)
     return result, None

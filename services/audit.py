@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from models import AuditEntry
+from utils.json_log import current_request_id
 from utils.masking import mask
 from utils.request_middleware import truncate_address
 
@@ -26,7 +27,7 @@ def record(action: str, target: str | None = None, actor: str | None = None, **d
         action=action,
         target=mask(target)[:255] if target else None,
         details={key: mask(value) if isinstance(value, str) else value for key, value in details.items()},
-        request_id=g.get("request_id") if in_request else None,
+        request_id=current_request_id.get() if in_request else None,
         client=truncate_address(request.remote_addr) if in_request else None,
     )
     try:

@@ -1,4 +1,5 @@
 """The serving processes' log writer: request threads append, one thread formats and writes whole lines."""
+import contextlib
 import json
 import logging
 import os
@@ -71,3 +72,60 @@ def test_a_rotated_file_is_reopened(deferred_log):
     os.rename(deferred_log, str(deferred_log) + ".1")  # what logrotate does
     log.info("after rotation")
     assert [line["message"] for line in lines(deferred_log)] == ["after rotation"]
+
+
+def _entry(**changes):
+    entry = json_log.AccessEntry(created=1_764_806_400.25, method="GET", route=None,
+                                 path_info="/nao-existe/123.456.789-09/\xc3\xa7", status=404, seconds=0.0123456,
+                                 client="127.0.0.0/24", request_id="req-entry-check")
+    return entry._replace(**changes)
+
+
+@contextlib.contextmanager
+def portal_handler_alone():
+    """The root logger as a serving process has it: the portal's handler only (pytest adds capture handlers as each
+    test's call begins, so this is entered inside the test)."""
+    root = logging.getLogger()
+    others = [handler for handler in root.handlers if handler.get_name() != json_log.HANDLER_NAME]
+    for handler in others:
+        root.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in others:
+            root.addHandler(handler)
+
+
+def test_an_access_entry_skips_logging_and_is_written_as_the_logged_line(deferred_log, tmp_path):
+    with portal_handler_alone():
+        assert json_log._writer.takes_entries()
+        json_log.log_access(_entry())
+    (handed,) = lines(deferred_log)
+
+    direct = tmp_path / "direct.log"
+    json_log.configure("INFO", str(direct))  # the same entry through `logging`, as tests and commands write it
+    with portal_handler_alone():
+        assert not json_log._writer.takes_entries()
+        json_log.log_access(_entry())
+    (logged,) = lines(direct)
+    assert handed.pop("time") == "2025-12-04T00:00:00.250Z"  # when the request was answered, not when written
+    logged.pop("time")  # a logged line is stamped as it is logged
+    assert handed == logged
+    assert handed["path"] == "/nao-existe/***.***.***-**/ç" and handed["route"] is None
+    assert handed["status"] == 404 and handed["duration_ms"] == 12.35 and handed["request_id"] == "req-entry-check"
+    assert handed["logger"] == "portal.access"
+
+
+def test_an_access_entry_goes_through_logging_while_another_handler_listens(deferred_log):
+    seen = []
+    listener = logging.Handler()
+    listener.emit = seen.append
+    logging.getLogger("portal.access").addHandler(listener)
+    try:
+        with portal_handler_alone():
+            assert not json_log._writer.takes_entries()
+            json_log.log_access(_entry(route="/processos/<numero>", path_info=None, status=200))
+    finally:
+        logging.getLogger("portal.access").removeHandler(listener)
+    assert [record.route for record in seen] == ["/processos/<numero>"]
+    assert lines(deferred_log)[0]["route"] == "/processos/<numero>"

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from contextvars import ContextVar
+from typing import NamedTuple
 
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
@@ -47,6 +48,46 @@ class RequestIdFilter(logging.Filter):
 ACCESS_LOGGER = "portal.access"
 # The fields of an access line, in the order they are written (utils/request_middleware.py logs them).
 ACCESS_FIELDS = ("method", "route", "path", "status", "duration_ms", "client")
+access_logger = logging.getLogger(ACCESS_LOGGER)
+_root = logging.getLogger()
+
+
+class AccessEntry(NamedTuple):
+    """One request's access line, as the request leaves it: raw values, turned into a line by the formatters."""
+
+    created: float            # time.time() when the request was answered
+    method: str
+    route: str | None         # the URL rule template; None when no rule matched
+    path_info: str | None     # the WSGI PATH_INFO, kept only when no rule matched (the route says it otherwise)
+    status: int
+    seconds: float
+    client: str | None        # already truncated to its network (utils.request_middleware.truncate_address)
+    request_id: str | None
+
+    def fields(self) -> dict:
+        # PEP 3333 hands PATH_INFO over as latin-1 code points: decoded as Werkzeug's request.path is.
+        path = self.path_info.encode("latin-1", "replace").decode("utf-8", "replace")[:200] \
+            if self.path_info is not None else None
+        return {"method": self.method, "route": self.route, "path": path, "status": self.status,
+                "duration_ms": round(self.seconds * 1000, 2), "client": self.client}
+
+
+def _access_fields(record: logging.LogRecord) -> dict:
+    values = record.__dict__
+    return {field: values.get(field) for field in ACCESS_FIELDS}
+
+
+def log_access(entry: AccessEntry) -> None:
+    """Write one request's access line.
+
+    A serving process whose log goes only to the portal's writer thread hands the entry to it as it is: no
+    LogRecord, no handler chain on the request's path (~9 µs of a ~80 µs `/health/live`, measured in one process).
+    Anywhere else (tests, CLI, another handler listening) it is an ordinary record of the `portal.access` logger.
+    """
+    if _writer.takes_entries():
+        _writer.pending.append(entry)  # deque.append is atomic: many request threads, one reader
+    elif access_logger.isEnabledFor(logging.INFO):
+        access_logger.info("request", extra={**entry.fields(), "request_id": entry.request_id})
 
 
 class MaskingJsonFormatter(OrjsonFormatter):
@@ -58,18 +99,15 @@ class MaskingJsonFormatter(OrjsonFormatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.name == ACCESS_LOGGER and not record.exc_info and not record.exc_text:
-            return self._access_line(record)
+        if record.name == ACCESS_LOGGER and not record.exc_info and not record.exc_text \
+                and record.getMessage() == "request":
+            return self.format_access(record.created, getattr(record, "request_id", None), _access_fields(record))
         return super().format(record)
 
-    def _access_line(self, record: logging.LogRecord) -> str:
-        values = record.__dict__
-        line = {"level": record.levelname, "logger": record.name, "message": mask(record.getMessage()),
-                "request_id": values.get("request_id")}
-        for field in ACCESS_FIELDS:
-            value = values.get(field)
+    def format_access(self, created: float, request_id: str | None, fields: dict) -> str:
+        line = {"level": "INFO", "logger": ACCESS_LOGGER, "message": "request", "request_id": request_id}
+        for field, value in fields.items():
             line[field] = mask(value) if isinstance(value, str) and field not in _UNMASKED_FIELDS else value
-        created = record.created
         line["time"] = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
                         + f".{int(created * 1000) % 1000:03d}Z")
         return orjson.dumps(line, default=str).decode()
@@ -97,15 +135,17 @@ class ConsoleFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.name == "portal.access":
-            path = getattr(record, "route", None) or getattr(record, "path", None) or "-"
-            line = (f"{getattr(record, 'status', '-')} {getattr(record, 'method', '-')} {mask(str(path))} "
-                    f"{getattr(record, 'duration_ms', '-')} ms")
+        if record.name == ACCESS_LOGGER and record.getMessage() == "request":
+            line = self.format_access(record.created, None, _access_fields(record))
         else:
             line = f"{record.levelname} {record.name}: {mask(record.getMessage())}"
         if record.exc_info:
             line += "\n" + mask(self.formatException(record.exc_info))
         return line
+
+    def format_access(self, created: float, request_id: str | None, fields: dict) -> str:
+        return (f"{fields['status']} {fields['method']} {mask(str(fields['route'] or fields['path'] or '-'))} "
+                f"{fields['duration_ms']} ms")
 
 
 class _DeferredHandler(logging.Handler):
@@ -154,12 +194,21 @@ class _Writer:
     WRITE_INTERVAL_S = 0.05
 
     def __init__(self):
-        self.pending: collections.deque[logging.LogRecord] = collections.deque()
+        self.pending: collections.deque[logging.LogRecord | AccessEntry] = collections.deque()
         self.handler: logging.Handler | None = None
+        self.front: logging.Handler | None = None  # the root logger's handler that hands records over
         self.thread: threading.Thread | None = None
         self.stopping = threading.Event()
         self.writing = threading.Lock()
         self.pid: int | None = None
+
+    def takes_entries(self) -> bool:
+        """Whether an access entry may skip `logging`: this process's writer runs, and the access logger's records
+        would reach it alone (the root logger's one handler, nothing on the access logger itself)."""
+        handlers = _root.handlers
+        return (self.pid == os.getpid() and len(handlers) == 1 and handlers[0] is self.front
+                and access_logger.isEnabledFor(logging.INFO) and not access_logger.handlers
+                and not access_logger.filters and access_logger.propagate)
 
     def start(self, handler: logging.Handler) -> None:
         self.stop()
@@ -183,9 +232,14 @@ class _Writer:
             lines = []
             for record in records:
                 try:
-                    lines.append(handler.format(record))
+                    if type(record) is AccessEntry:
+                        lines.append(handler.formatter.format_access(record.created, record.request_id,
+                                                                     record.fields()))
+                    else:
+                        lines.append(handler.format(record))
                 except Exception:
-                    handler.handleError(record)
+                    handler.handleError(record if isinstance(record, logging.LogRecord)
+                                        else logging.makeLogRecord({"name": ACCESS_LOGGER, "msg": "request"}))
             try:
                 if isinstance(handler, logging.handlers.WatchedFileHandler):
                     handler.reopenIfNeeded()  # the platform's logrotate moved the file
@@ -200,7 +254,7 @@ class _Writer:
             self.stopping.set()
             self.thread.join(timeout=5)  # writes what is pending first
             self.handler.close()
-        self.thread = self.handler = None
+        self.thread = self.handler = self.front = None
 
 
 _writer = _Writer()
@@ -220,7 +274,7 @@ def configure(level: str, log_file: str | None, readable: bool = False, deferred
     masks and writes what has gathered, every 50 ms. Otherwise (tests, CLI commands) records are written as they
     are logged.
     """
-    root = logging.getLogger()
+    root = _root
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
@@ -229,6 +283,7 @@ def configure(level: str, log_file: str | None, readable: bool = False, deferred
     if deferred:
         _writer.start(target)
         handler: logging.Handler = _DeferredHandler(_writer)
+        _writer.front = handler
     else:
         handler = target
     handler.set_name(HANDLER_NAME)

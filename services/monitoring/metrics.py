@@ -157,15 +157,13 @@ class _RequestTally:
             self.in_flight[route] = self.in_flight.get(route, 0) + 1
             self.in_flight_changed.add(route)
 
-    def ended(self, route: str | None) -> None:
-        with self.lock:
-            self.in_flight[route] = self.in_flight.get(route, 0) - 1
-            self.in_flight_changed.add(route)
-
-    def finished(self, route: str | None, method: str, status: int, seconds: float) -> None:
+    def finished(self, route: str | None, method: str, status: int, seconds: float, ended: bool) -> None:
         slot = bisect.bisect_left(LATENCY_BUCKETS, seconds)  # the first bound ≥ seconds, as Histogram.observe
         key = (route, method, status)
         with self.lock:
+            if ended:
+                self.in_flight[route] = self.in_flight.get(route, 0) - 1
+                self.in_flight_changed.add(route)
             self.answered[key] = self.answered.get(key, 0) + 1
             row = self.latencies.get(route)
             if row is None:
@@ -221,17 +219,13 @@ publish_request_metrics = _tally.publish
 
 
 def request_started(route: str | None) -> None:
-    """A request was routed (route template or None); counted in flight until `request_ended`."""
+    """A request was routed (route template or None); counted in flight until `request_finished(ended=True)`."""
     _tally.started(route)
 
 
-def request_ended(route: str | None) -> None:
-    _tally.ended(route)
-
-
-def request_finished(route: str | None, method: str, status: int, seconds: float) -> None:
-    """Count one answered request and its latency."""
-    _tally.finished(route, method, status, seconds)
+def request_finished(route: str | None, method: str, status: int, seconds: float, ended: bool = False) -> None:
+    """Count one answered request and its latency; `ended`: it was counted in flight by `request_started`."""
+    _tally.finished(route, method, status, seconds, ended)
 
 
 # -- dependencies (called by services.resilience) -----------------------------------------------------
@@ -290,7 +284,6 @@ class _RequestObserver:
     """What utils.request_middleware calls for every request (it may not import services itself)."""
 
     started = staticmethod(request_started)
-    ended = staticmethod(request_ended)
     finished = staticmethod(request_finished)
 
 
