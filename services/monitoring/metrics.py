@@ -148,10 +148,13 @@ class _RequestTally:
         self.in_flight: dict[str | None, int] = {}
         self.in_flight_changed: set = set()
         self.pid: int | None = None
+        # A flag rather than comparing os.getpid() on each request (a system call); a forked child clears it.
+        self.publisher_runs = False
+        os.register_at_fork(after_in_child=self._forked)
         self.children: dict = {}
 
     def started(self, route: str | None) -> None:
-        if self.pid != os.getpid():
+        if not self.publisher_runs:
             self._start_publisher()
         with self.lock:
             self.in_flight[route] = self.in_flight.get(route, 0) + 1
@@ -192,6 +195,9 @@ class _RequestTally:
             for route, count in in_flight.items():
                 self._child(HTTP_IN_FLIGHT, route or UNMATCHED_ROUTE).set(count)
 
+    def _forked(self) -> None:
+        self.publisher_runs = False
+
     def _child(self, metric, *labels):
         child = self.children.get((metric, labels))
         if child is None:
@@ -200,6 +206,7 @@ class _RequestTally:
 
     def _start_publisher(self) -> None:
         with self.publishing:
+            self.publisher_runs = True
             if self.pid == os.getpid():
                 return
             self.pid = os.getpid()  # a forked worker inherits no thread: one per process
