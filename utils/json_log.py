@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
 import logging
 import logging.handlers
 import os
@@ -72,6 +73,11 @@ class AccessEntry(NamedTuple):
                 "duration_ms": round(self.seconds * 1000, 2), "client": self.client}
 
 
+@functools.lru_cache(maxsize=4)  # a batch of access lines falls within a second or two
+def _second_stamp(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def _access_fields(record: logging.LogRecord) -> dict:
     values = record.__dict__
     return {field: values.get(field) for field in ACCESS_FIELDS}
@@ -108,8 +114,7 @@ class MaskingJsonFormatter(OrjsonFormatter):
         line = {"level": "INFO", "logger": ACCESS_LOGGER, "message": "request", "request_id": request_id}
         for field, value in fields.items():
             line[field] = mask(value) if isinstance(value, str) and field not in _UNMASKED_FIELDS else value
-        line["time"] = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-                        + f".{int(created * 1000) % 1000:03d}Z")
+        line["time"] = f"{_second_stamp(int(created))}.{int(created * 1000) % 1000:03d}Z"
         return orjson.dumps(line, default=str).decode()
 
     def __init__(self):

@@ -199,7 +199,7 @@ def _begin_request():
         target = urlsplit(req.routing_exception.new_url)
         return redirect(target.path + (f"?{target.query}" if target.query else ""), req.routing_exception.code)
     # Refuse an announced oversized body before routing or reading it (Flask would only check on read).
-    if req.content_length:
+    if "CONTENT_LENGTH" in environ and req.content_length:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         if limit and req.content_length > limit:
             abort(413)
@@ -265,6 +265,9 @@ class ExpiringSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def save_session(self, app, session, response):
+        if not (session or session.modified or session.accessed):
+            # Flask would do nothing here either, after reading seven cookie settings from the config (~2 µs).
+            return
         if session.modified:
             session.permanent = True  # cookie lifetime = PERMANENT_SESSION_LIFETIME (2 h)
         super().save_session(app, session, response)
