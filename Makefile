@@ -42,7 +42,7 @@ test-fast: $(VENV)/.installed-dev
 test-browser: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m browser
 
-## bench: the portal on production settings beside a bare Flask app (~9 min), into docs/BENCHMARKS.md
+## bench: the portal on production settings beside a bare Flask app (~14 min), into docs/BENCHMARKS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/make_bench.py $(BENCH_ARGS)
 
