@@ -129,3 +129,15 @@ def test_an_access_entry_goes_through_logging_while_another_handler_listens(defe
         logging.getLogger("portal.access").removeHandler(listener)
     assert [record.route for record in seen] == ["/processos/<numero>"]
     assert lines(deferred_log)[0]["route"] == "/processos/<numero>"
+
+
+def test_a_developer_console_shows_an_access_entry_as_its_short_line(tmp_path):
+    path = tmp_path / "console.log"
+    json_log.configure("INFO", str(path), readable=True, deferred=True)
+    try:
+        with portal_handler_alone():
+            json_log.log_access(_entry())
+        json_log.flush()
+        assert path.read_text(encoding="utf-8").splitlines() == ["404 GET /nao-existe/***.***.***-**/ç 12.35 ms"]
+    finally:
+        json_log.configure("INFO", None)
