@@ -120,9 +120,6 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     app.config["STARTUP_WARNINGS"] = loaded.warnings
     if test_config:
         app.config.update(test_config)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _stop(message: str):
@@ -148,6 +145,10 @@ def _register_extensions(app: Flask) -> None:
     production = app.config["APP_ENV"] == "production"
     # First: the request ID must exist before any other hook can log or fail.
     request_middleware.init_app(app, production=production, observer=metrics.REQUEST_OBSERVER)
+    if app.config["TRUSTED_PROXIES"]:
+        # Outside the pipeline: the Host it checks and the address it logs are the ones the trusted proxy forwarded.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     db.init_app(app)
     _register_migrations(app)
     extension_hooks.bind_csrf(app, csrf)

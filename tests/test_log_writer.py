@@ -141,3 +141,18 @@ def test_a_developer_console_shows_an_access_entry_as_its_short_line(tmp_path):
         assert path.read_text(encoding="utf-8").splitlines() == ["404 GET /nao-existe/***.***.***-**/ç 12.35 ms"]
     finally:
         json_log.configure("INFO", None)
+
+
+def test_a_served_request_reaches_the_file_through_the_writer_thread(make_app, tmp_path):
+    app = make_app()
+    path = tmp_path / "served.log"
+    json_log.configure("INFO", str(path), deferred=True)  # as a serving process has it
+    try:
+        with portal_handler_alone():
+            assert json_log._writer.takes_entries()
+            app.test_client().get("/a/b/fulano@example.com", headers={"X-Request-ID": "req-served-check"})
+        (line,) = [entry for entry in lines(path) if entry["logger"] == "portal.access"]
+    finally:
+        json_log.configure("INFO", None)
+    assert line["request_id"] == "req-served-check" and line["status"] == 404 and line["route"] is None
+    assert line["path"] == "/a/b/***@***" and line["client"] == "127.0.0.0/24" and line["method"] == "GET"

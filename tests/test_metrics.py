@@ -63,6 +63,24 @@ def test_requests_are_counted_by_route_template_and_status_class(app, client):
     assert after.gauge_max("portal_http_requests_in_flight", "route").get("/health/live") == 0
 
 
+def test_no_request_stays_in_flight_whatever_its_answer(make_app):
+    app = make_app()
+
+    @app.get("/test-in-flight/boom")
+    def boom():
+        raise RuntimeError("bookkeeping check")
+
+    client = app.test_client()
+    answers = [client.get("/a/b/nao-existe").status_code,  # no rule
+               client.get("/admin").status_code,  # Werkzeug's slash redirect, answered by the pipeline's hook
+               client.get("/", headers={"Host": "a..b"}).status_code,  # refused before routing
+               client.get("/test-in-flight/boom").status_code,
+               client.post("/health/live").status_code]  # a rule, not for this method
+    assert answers == [404, 308, 400, 500, 405]
+    in_flight = scrape.Snapshot().gauge_max("portal_http_requests_in_flight", "route")
+    assert in_flight and all(count == 0 for count in in_flight.values()), in_flight
+
+
 def test_cache_events_are_counted_per_namespace(app):
     from services import cache
 

@@ -90,6 +90,13 @@ def test_a_host_that_is_no_host_name_gets_the_portal_400_page(client, host):
     assert response.headers["X-Request-ID"]
 
 
+def test_a_forwarded_host_that_is_no_host_name_gets_the_portal_400_page_too(make_app):
+    client = make_app({"TRUSTED_PROXIES": "1"}).test_client()
+    response = client.get("/", headers={"X-Forwarded-Host": "a..b", "X-Forwarded-For": "198.51.100.23"})
+    assert response.status_code == 400 and "Pedido inválido" in response.get_data(as_text=True)
+    assert client.get("/", headers={"X-Forwarded-Host": "portal.example"}).status_code == 200
+
+
 def test_slash_redirects_never_carry_the_client_host(client):
     response = client.get("/admin", headers={"Host": "evil.example"})
     assert response.status_code == 308 and response.headers["Location"] == "/admin/"

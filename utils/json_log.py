@@ -67,7 +67,7 @@ class AccessEntry(NamedTuple):
 
     def fields(self) -> dict:
         # PEP 3333 hands PATH_INFO over as latin-1 code points: decoded as Werkzeug's request.path is.
-        path = self.path_info.encode("latin-1", "replace").decode("utf-8", "replace")[:200] \
+        path = ("/" + self.path_info.encode("latin-1", "replace").decode("utf-8", "replace").lstrip("/"))[:200] \
             if self.path_info is not None else None
         return {"method": self.method, "route": self.route, "path": path, "status": self.status,
                 "duration_ms": round(self.seconds * 1000, 2), "client": self.client}
