@@ -165,8 +165,11 @@ def test_two_instances_share_limits_breakers_sessions_figures_and_jobs(tmp_path,
         job = Job.fetch(job.id, connection=store, serializer=JSONSerializer)
         assert job.get_status() == "finished" and job.retries_left == 1  # one retry spent by the abandonment
 
-        # Each periodic job ran once per slot claimed, in all: the survivor stops after its current job, then
-        # every claimed slot is either run (counted) or still waiting on a queue.
+        # Each periodic job ran at most once per slot claimed, in all: the survivor stops after its current job (its
+        # scheduler joined), then every claimed slot is either run (counted) or still waiting on a queue, but for
+        # one: a scheduler killed by SIGKILL between its claim and its enqueue (the two are not one transaction)
+        # loses that slot, and the next slot runs as usual. Seen once (a clean-clone CI run under xdist load,
+        # monitoring-sample: 4 slots claimed, 3 run, none waiting); never in isolation.
         survivor = workers["w2" if victim == "w1" else "w1"]
         wait_for(lambda: time.time() - started > 2.2 * SAMPLE_S, 30, "")
         survivor.send_signal(signal.SIGTERM)
@@ -178,9 +181,13 @@ def test_two_instances_share_limits_breakers_sessions_figures_and_jobs(tmp_path,
             for queued in pending.jobs:
                 if queued.func_name == "services.jobs.engine.run_periodic":
                     waiting[queued.args[0]] = waiting.get(queued.args[0], 0) + 1
+        lost = 0
         for periodic in schedule.PERIODIC:
             claimed = list(store.scan_iter(match=f"{prefix}jobs:slot:{periodic.name}:*"))
-            assert counts.get(periodic.name, 0) + waiting.get(periodic.name, 0) == len(claimed), periodic.name
+            accounted = counts.get(periodic.name, 0) + waiting.get(periodic.name, 0)
+            assert len(claimed) - 1 <= accounted <= len(claimed), (periodic.name, accounted, len(claimed))
+            lost += len(claimed) - accounted
+        assert lost <= 1, lost  # only the killed worker's scheduler can have lost a slot
         interval_slots = math.floor(time.time() / SAMPLE_S) - math.floor(started / SAMPLE_S) + 1
         assert 3 <= counts["monitoring-sample"] + waiting.get("monitoring-sample", 0) <= interval_slots
         assert counts["sync"] == counts["retention"] == counts["chat-cleanup"] == 1
