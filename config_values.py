@@ -13,30 +13,25 @@ class ConfigError(Exception):
 
 
 def integer(environ, name, default, minimum=0, maximum=None):
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigError(f"{name} must be {bounds}, got {value}")
-    return value
+    return _bounded(environ, name, default, minimum, maximum, int, "a whole number", "d")
 
 
 def number(environ, name, default, minimum=0.0, maximum=None):
+    return _bounded(environ, name, default, minimum, maximum, float, "a number", "g")
+
+
+def _bounded(environ, name, default, minimum, maximum, parse, kind: str, spec: str):
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw.strip())
+        value = parse(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
-        raise ConfigError(f"{name} must be {bounds}, got {value:g}")
+        bounds = (f"between {minimum:{spec}} and {maximum:{spec}}" if maximum is not None
+                  else f"at least {minimum:{spec}}")
+        raise ConfigError(f"{name} must be {bounds}, got {value:{spec}}")
     return value
 
 
