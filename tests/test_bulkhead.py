@@ -165,8 +165,10 @@ def test_a_lookup_past_the_bulkhead_gets_the_stored_copy_or_the_documented_503_a
         unseen = client.get(f"/api/v1/processos/{_tjes_number(2)}")
         assert unseen.status_code == 503 and unseen.json["error"]["code"] == "upstream_unavailable"
         assert int(unseen.headers["Retry-After"]) >= 1
-        page = client.get(f"/processos/{_tjes_number(3)}")
+        page = client.get(f"/processos/{_tjes_number(3)}", headers={"X-Request-ID": "req-unavailable-page"})
         assert page.status_code == 503 and page.headers["Retry-After"]
+        # The citizen can quote the code to the court's staff: the same one the log lines carry.
+        assert "<code>req-unavailable-page</code>" in page.get_data(as_text=True)
         old = client.get(f"/api/v1/processos/{stored}")
         assert old.status_code == 200 and old.json["stale"] is True
         assert "demorando a responder" in old.json["stale_reason"]
