@@ -3,6 +3,7 @@ arrives by fetch into the aria-live log and focus stays in the question box; wit
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.test_browser import Watcher, _serious_axe_violations, context, datajud, server  # noqa: F401
 
@@ -45,10 +46,11 @@ def test_the_chat_without_javascript(server, browser):  # noqa: F811
         page.goto(server + "/assistente")
         page.fill("#mensagem", "Preciso de advogado?")
         page.get_by_role("button", name="Enviar pergunta").click()
-        assert page.locator("#resposta").is_visible()
-        assert "Defensoria" in page.locator("#resposta").inner_text()
+        # The post answers with a redirect to the page; expect() waits for that page, is_visible() would not.
+        expect(page.locator("#resposta")).to_be_visible()
+        expect(page.locator("#resposta")).to_contain_text("Defensoria")
         page.get_by_role("button", name="Apagar minha conversa").click()
-        assert "A sua conversa foi apagada." in page.content()
-        assert page.locator(".chat__msg").count() == 1  # only the greeting
+        expect(page.locator("main")).to_contain_text("A sua conversa foi apagada.")
+        expect(page.locator(".chat__msg")).to_have_count(1)  # only the greeting
     finally:
         no_js.close()

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import gunicorn_portal
 from tests.fake_datajud import FakeDataJud, load_documents
@@ -160,7 +161,8 @@ def test_every_page_works_without_javascript(server, browser):
         page.goto(server + "/")
         page.fill("#busca-termo", "certidão negativa")
         page.locator("#busca button[type=submit]").click()
-        assert "/busca" in page.url and page.locator(".search-results li").count() > 0
+        expect(page.locator(".search-results li").first).to_be_visible()
+        assert "/busca" in page.url
         page.goto(server + "/servicos")
         page.get_by_role("link", name=re.compile(r"^Sim.*foi útil")).click()
         page.get_by_label("Comentário (opcional)").fill("Clara e direta.")
