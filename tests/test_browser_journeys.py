@@ -187,6 +187,7 @@ def test_services_step_by_step_to_follow_a_process(server, browser, width):
         assert steps.count() == 4
         _shot(page, f"servicos-passo-a-passo-{width}px")
         steps.nth(1).get_by_role("link", name="consulta de processos").click()
+        page.wait_for_load_state("load")
         assert page.url.endswith("/consulta")
         assert _sideways(page) <= 0
     finally:
