@@ -56,6 +56,6 @@ def tick():
 
 
 def after_tick():
-    """What follows the periodic `tick` (depends_on its run), like the e-mail notices after a sync batch."""
+    """What follows the periodic `tick` (enqueued once its run succeeded), like the notices after a sync."""
     _record_order("after")
     return {"after": True}

@@ -88,13 +88,13 @@ def test_flask_jobs_run_runs_one_now_and_records_it(make_app):
 def test_each_slot_is_claimed_once_by_several_schedulers_and_again_at_the_next(make_app):
     app = make_app(JOBS_MODE="inprocess")
     engines = [Engine(app) for _ in range(3)]
-    engines[0].state.claim("monitoring-sample", 10, 60)
-    assert not any(engine.state.claim("monitoring-sample", 10, 60) for engine in engines)
-    assert engines[2].state.claim("monitoring-sample", 11, 60)
+    engines[0].state.claim("monitoring-sample", 10)
+    assert not any(engine.state.claim("monitoring-sample", 10) for engine in engines)
+    assert engines[2].state.claim("monitoring-sample", 11)
     claimed = []
     for engine in engines:
         for job, slot in Scheduler(app, engine).due(time.time()):
-            if engine.state.claim(job.name, slot, 60):
+            if engine.state.claim(job.name, slot):
                 claimed.append(job.name)
     assert sorted(claimed) == sorted(job.name for job in schedule.PERIODIC if job.is_enabled(app.config))
 
@@ -166,6 +166,27 @@ def test_rq_schedulers_of_two_instances_enqueue_each_periodic_job_once(make_app,
     assert sum(scheduler.enqueued for scheduler in schedulers) == len(enabled)
     assert lengths == {queue: sum(job.queue == queue for job in enabled) for queue in ("high", "default", "low")}
     assert engine.queue("high").jobs[0].args[0] == "monitoring-sample"
+
+
+def test_rq_a_slot_is_claimed_by_its_enqueue_kept_once_run_and_never_run_here_without_redis(make_app, own_redis,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(schedule, "PERIODIC", (CHAIN,))
+    first, second = rq_app(make_app, own_redis), rq_app(make_app, own_redis)
+    engine = first.extensions["jobs"]
+    slot = CHAIN.slot(first.config, time.time())
+    with first.app_context():
+        ref = engine.enqueue_periodic(CHAIN, slot)
+        assert ref is not None and second.extensions["jobs"].enqueue_periodic(CHAIN, slot) is None
+        worker_module.build(first, engine, name=f"slot-{ref.id[:8]}").work(burst=True)
+        assert jobs_samples.CALLS == ["tick", "after"]
+        # Finished, the run still holds its slot: kept at least two intervals, so no scheduler enqueues it again.
+        assert engine.enqueue_periodic(CHAIN, slot) is None
+        assert engine.redis.ttl(f"rq:job:{ref.id}") > 2 * CHAIN.interval_s(first.config) - 60
+        assert engine.enqueue_periodic(CHAIN, slot + 1) is not None
+    own_redis.kill()
+    scheduler = Scheduler(second, second.extensions["jobs"])
+    scheduler.tick()  # Redis refuses the claim: the slot waits for the next tick, it is not run in this process
+    assert scheduler.enqueued == 0 and jobs_samples.CALLS == ["tick", "after"]
 
 
 def test_rq_with_redis_down_a_job_runs_in_this_process_and_the_panel_says_so(make_app, own_redis):

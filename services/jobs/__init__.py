@@ -19,8 +19,8 @@ Register a periodic job: one line in `PERIODIC` (services/jobs/schedule.py), e.g
 
     Periodic("digest", "services.email_follows.jobs:send_digest", "low", 86400, "Resumo diário"),
 
-A job that must follow a periodic run goes in that run's `followed_by=(("module:function", "queue"),)`: it is
-enqueued with `depends_on` the run. Each periodic job runs once per interval for the whole deployment, however
+A job that must follow a periodic run goes in that run's `followed_by=(("module:function", "queue"),)`: the run
+enqueues it once it has succeeded. Each periodic job runs once per interval for the whole deployment, however
 many instances and workers there are (services.jobs.scheduler). `flask jobs list` shows the schedule,
 `flask jobs run NAME` runs one now, `flask jobs worker` (`make worker`) runs the queues and the schedule.
 `jobs.wait(ref, timeout_s)` lets a request answer with a job's result when it comes in time (a staff "atualizar

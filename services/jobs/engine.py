@@ -128,14 +128,15 @@ class Engine:
         self.local.submit(job, dependency)
         return JobRef(job.id, queue, "inprocess", job)
 
-    def _enqueue_rq(self, reference, args, kwargs, queue, retry, timeout, depends_on, job_id, description) -> JobRef:
+    def _enqueue_rq(self, reference, args, kwargs, queue, retry, timeout, depends_on, job_id, description, *,
+                    unique: bool = False, result_ttl: int = RESULT_TTL_S) -> JobRef:
         from rq import Retry
 
         dependency = depends_on.id if isinstance(depends_on, JobRef) else depends_on
         job = self.queue(queue).enqueue_call(
             func=reference.replace(":", "."), args=list(args), kwargs=kwargs, timeout=timeout,
-            result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=description or reference,
-            depends_on=dependency, job_id=job_id,
+            result_ttl=result_ttl, failure_ttl=FAILURE_TTL_S, description=description or reference,
+            depends_on=dependency, job_id=job_id, unique=unique,
             retry=Retry(max=retry[0], interval=list(retry[1]) or 0) if retry else None)
         return JobRef(job.id, queue, "rq")
 
@@ -171,17 +172,36 @@ class Engine:
                 return "pending", None
             time.sleep(0.05)
 
-    def enqueue_periodic(self, periodic: schedule.Periodic, slot: int | None, trigger: str = "schedule") -> JobRef:
-        """One run of a periodic job, then the jobs that follow it (depends_on the run)."""
-        # One id per deployment, job and slot (RQ allows letters, digits, "_" and "-" only).
-        job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}periodic-{periodic.name}-{slot}") \
-            if slot is not None else None
-        ref = self.enqueue(run_periodic, (periodic.name, slot, trigger), {}, queue=periodic.queue,
-                           retry=periodic.retry, timeout=periodic.timeout_s, job_id=job_id,
-                           description=f"periodic {periodic.name}")
-        for func, queue in periodic.followed_by:
-            self.enqueue(func, (), {}, queue=queue, depends_on=ref)
-        return ref
+    def enqueue_periodic(self, periodic: schedule.Periodic, slot: int | None,
+                         trigger: str = "schedule") -> JobRef | None:
+        """One run of a periodic job; None when its slot is already taken.
+
+        A slot's run has one id for the deployment, the job and the slot. With RQ the enqueue is the claim: one Lua
+        script (RQ's unique enqueue) checks that no job has the id, saves the job and queues it, so two schedulers
+        never both run a slot and a scheduler killed half-way never loses one. The job is kept past its slot, so a
+        finished run still holds the slot. Without Redis the slot is claimed in the file (or memory) state first.
+        A Redis error goes to the caller: a slot is never run here instead, where every scheduler would run it."""
+        if slot is None:
+            return self.enqueue(run_periodic, (periodic.name, None, trigger), {}, queue=periodic.queue,
+                                retry=periodic.retry, timeout=periodic.timeout_s,
+                                description=f"periodic {periodic.name}")
+        # RQ allows letters, digits, "_" and "-" in an id.
+        job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}periodic-{periodic.name}-{slot}")
+        if self.mode == "rq":
+            from rq.exceptions import DuplicateJobError
+
+            kept_s = max(RESULT_TTL_S, 2 * periodic.interval_s(self.app.config))
+            try:
+                return self._enqueue_rq(schedule.reference(run_periodic), (periodic.name, slot, trigger), {},
+                                        periodic.queue, _retry_tuple(periodic.retry), periodic.timeout_s, None,
+                                        job_id, f"periodic {periodic.name}", unique=True, result_ttl=kept_s)
+            except DuplicateJobError:
+                return None
+        if not self.state.claim(periodic.name, slot):
+            return None
+        return self.enqueue(run_periodic, (periodic.name, slot, trigger), {}, queue=periodic.queue,
+                            retry=periodic.retry, timeout=periodic.timeout_s, job_id=job_id,
+                            description=f"periodic {periodic.name}")
 
     def stop(self) -> None:
         self.local.stop()
@@ -217,6 +237,10 @@ def run_periodic(name: str, slot: int | None = None, trigger: str = "schedule"):
     record.update(status="finished", finished_at=time.time(), result=result)
     _record(engine, name, record)
     engine.state.count(name)
+    # What must follow a run is enqueued by the run once it succeeded (not by the scheduler with depends_on), so a
+    # scheduler stopped between two enqueues cannot leave a run without what follows it.
+    for func, queue in periodic.followed_by:
+        engine.enqueue(func, (), {}, queue=queue)
     return result
 
 

@@ -2,12 +2,13 @@
 
 A periodic job is one line in PERIODIC: a name, the function ("module:function", imported when it runs), its
 queue, its interval (seconds or the name of a setting), the setting that turns it off, its timeout and retries,
-and the jobs that must run after it (`followed_by`, enqueued with `depends_on` the periodic run).
+and the jobs that must run after it (`followed_by`, enqueued by the run once it has succeeded).
 
 Time is cut into slots of one interval each, counted from the Unix epoch: slot = floor(now / interval). Whoever
-claims a slot first (services.jobs.scheduler: SET NX in Redis, a file under flock without it) enqueues the run;
-every other scheduler of the deployment sees the slot taken and does nothing. A restart inside a slot therefore
-never runs the job twice, and a deployment that was down for a whole slot simply runs at the next one.
+claims a slot first enqueues the run (services.jobs.engine.enqueue_periodic: with Redis the claim is the enqueue of
+the slot's one job id, atomic; a file under flock without it); every other scheduler of the deployment sees the
+slot taken and does nothing. A restart inside a slot therefore never runs the job twice, and a deployment that
+was down for a whole slot simply runs at the next one.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Periodic:
     enabled: str | None = None              # the name of a boolean setting that turns the job off
     timeout_s: int = 600
     retry: tuple[int, tuple[int, ...]] | None = (3, (30, 120, 600))  # (max retries, waits between them)
-    followed_by: tuple[tuple[str, str], ...] = ()  # ("module:function", queue) enqueued with depends_on this run
+    followed_by: tuple[tuple[str, str], ...] = ()  # ("module:function", queue) enqueued when this run succeeds
 
     def interval_s(self, config) -> int:
         return int(config[self.interval] if isinstance(self.interval, str) else self.interval)

@@ -1,8 +1,8 @@
 """The scheduler: it only enqueues. Each periodic job's current slot is claimed once for the whole deployment.
 
-In RQ mode it runs in `flask jobs worker` (a thread beside the worker; several workers may each run one, the
-slot claims in Redis keep every run single) or alone as `flask jobs scheduler`. In in-process mode it is a thread
-of each serving process, claiming slots in a file beside the database.
+In RQ mode it runs in `flask jobs worker` (a thread beside the worker; several workers may each run one: a slot's
+run has one job id, enqueued only where no job has it, atomically) or alone as `flask jobs scheduler`. In
+in-process mode it is a thread of each serving process, claiming slots in a file beside the database.
 """
 from __future__ import annotations
 
@@ -35,13 +35,12 @@ class Scheduler:
         with self.app.app_context():
             for job, slot in self.due(now):
                 try:
-                    claimed = self.engine.state.claim(job.name, slot, 2 * job.interval_s(self.app.config))
+                    claimed = self.engine.enqueue_periodic(job, slot)
                 except Exception as exc:  # Redis down: the slot is tried again at the next tick
                     log.warning("jobs scheduler: could not claim a slot", extra={"job": job.name,
                                                                                  "reason": type(exc).__name__})
                     continue
-                if claimed:
-                    self.engine.enqueue_periodic(job, slot)
+                if claimed is not None:
                     self.enqueued += 1
                     log.info("periodic job enqueued", extra={"job": job.name, "slot": slot, "queue": job.queue})
         upcoming = [job.next_run(self.app.config, now) for job, _ in self.due(now)]

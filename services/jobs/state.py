@@ -1,7 +1,8 @@
 """Where the schedule keeps what every scheduler of the deployment must agree on: claimed slots and last runs.
 
-- RedisState: a slot is claimed with SET NX EX (one key per job and slot, kept two intervals); the last run of
-  each periodic job is one field of a Redis hash. Shared by every instance, worker and scheduler.
+- RedisState: the last run of each periodic job is one field of a Redis hash, its count another. Shared by every
+  instance, worker and scheduler. It claims no slot: with RQ a slot's run is claimed by its enqueue
+  (engine.enqueue_periodic).
 - FileState (no Redis, a SQLite file): one JSON file beside the database, read and written under an exclusive
   `flock`, so the serving processes of one machine (gunicorn workers) claim each slot once among themselves.
 - MemoryState (an in-memory database: tests, one process): a dict under a lock.
@@ -23,9 +24,6 @@ class RedisState:
     def __init__(self, client, prefix: str):
         self.client = client
         self.prefix = prefix
-
-    def claim(self, name: str, slot: int, ttl_s: int) -> bool:
-        return bool(self.client.set(f"{self.prefix}jobs:slot:{name}:{slot}", "1", nx=True, ex=max(60, ttl_s)))
 
     def record_run(self, name: str, run: dict) -> None:
         self.client.hset(f"{self.prefix}jobs:runs", name, json.dumps(run))
@@ -72,7 +70,7 @@ class FileState:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def claim(self, name: str, slot: int, ttl_s: int) -> bool:
+    def claim(self, name: str, slot: int) -> bool:
         with self._locked() as data:
             if data["slots"].get(name, -1) >= slot:
                 return False
@@ -106,7 +104,7 @@ class MemoryState:
         self._runs: dict[str, dict] = {}
         self._counts: dict[str, int] = {}
 
-    def claim(self, name: str, slot: int, ttl_s: int) -> bool:
+    def claim(self, name: str, slot: int) -> bool:
         with self._lock:
             if self._slots.get(name, -1) >= slot:
                 return False
