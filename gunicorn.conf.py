@@ -126,7 +126,37 @@ def on_starting(server):
     scrape.reset_directory(metrics_dir)  # a previous run's counts must not leak into this one
 
 
+def _check_constant_headers_once() -> None:
+    """gunicorn checks every line of every response against two regular expressions (Response.process_headers).
+    The portal's security headers are the same lines on every response, and checking them was most of gunicorn's
+    header work (docs/BENCHMARKS.md, "headers"). They are checked once here, by gunicorn's own code (an invalid
+    one stops the worker), then recognised; every other line is still checked on every response, and a header
+    that differs from these (another deploy's) is checked as any other: nothing passes unchecked."""
+    from utils.request_middleware import security_headers
+
+    response_class = gunicorn.http.wsgi.Response
+    check = response_class.process_headers
+    constant = frozenset(security_headers(True))
+    probe = response_class.__new__(response_class)
+    probe.headers, probe.response_length, probe.upgrade = [], None, False
+    check(probe, list(constant))
+    if len(probe.headers) != len(constant):  # a hop-by-hop line would be dropped: never pass one through
+        return
+
+    def process_headers(self, headers):
+        try:
+            unknown = [pair for pair in headers if pair not in constant]
+        except TypeError:  # a line that is not a (name, value) tuple: gunicorn's check says what is wrong
+            return check(self, headers)
+        check(self, unknown)
+        if len(unknown) != len(headers):
+            self.headers.extend(pair for pair in headers if pair in constant)
+
+    response_class.process_headers = process_headers
+
+
 def post_worker_init(worker):
+    _check_constant_headers_once()
     # Everything alive now (the app, the content, the assistant's index) lives as long as the worker: moved
     # out of the collector's sight, so full collections stop scanning it. Measured in one process serving
     # the process page (gc callbacks): a gen-2 collection paused every thread for ~100 ms, ~6 ms frozen.
