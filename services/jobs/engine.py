@@ -181,10 +181,11 @@ class Engine:
         never both run a slot and a scheduler killed half-way never loses one. The job is kept past its slot, so a
         finished run still holds the slot. Without Redis the slot is claimed in the file (or memory) state first.
         A Redis error goes to the caller: a slot is never run here instead, where every scheduler would run it."""
+        args = (periodic.name, slot, trigger)
+        description = f"periodic {periodic.name}"
         if slot is None:
-            return self.enqueue(run_periodic, (periodic.name, None, trigger), {}, queue=periodic.queue,
-                                retry=periodic.retry, timeout=periodic.timeout_s,
-                                description=f"periodic {periodic.name}")
+            return self.enqueue(run_periodic, args, {}, queue=periodic.queue, retry=periodic.retry,
+                                timeout=periodic.timeout_s, description=description)
         # RQ allows letters, digits, "_" and "-" in an id.
         job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}periodic-{periodic.name}-{slot}")
         if self.mode == "rq":
@@ -192,16 +193,15 @@ class Engine:
 
             kept_s = max(RESULT_TTL_S, 2 * periodic.interval_s(self.app.config))
             try:
-                return self._enqueue_rq(schedule.reference(run_periodic), (periodic.name, slot, trigger), {},
-                                        periodic.queue, _retry_tuple(periodic.retry), periodic.timeout_s, None,
-                                        job_id, f"periodic {periodic.name}", unique=True, result_ttl=kept_s)
+                return self._enqueue_rq(schedule.reference(run_periodic), args, {}, periodic.queue,
+                                        _retry_tuple(periodic.retry), periodic.timeout_s, None, job_id, description,
+                                        unique=True, result_ttl=kept_s)
             except DuplicateJobError:
                 return None
         if not self.state.claim(periodic.name, slot):
             return None
-        return self.enqueue(run_periodic, (periodic.name, slot, trigger), {}, queue=periodic.queue,
-                            retry=periodic.retry, timeout=periodic.timeout_s, job_id=job_id,
-                            description=f"periodic {periodic.name}")
+        return self.enqueue(run_periodic, args, {}, queue=periodic.queue, retry=periodic.retry,
+                            timeout=periodic.timeout_s, job_id=job_id, description=description)
 
     def stop(self) -> None:
         self.local.stop()
