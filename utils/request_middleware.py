@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import random
 import re
-import sys
 import time
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -138,6 +137,9 @@ class Pipeline:
     def __init__(self, wsgi_app, static_headers: list[tuple[str, str]]):
         self.wsgi_app = wsgi_app
         self.static_headers = static_headers
+        # No product or version in a Server line. gunicorn writes its own, made to say "portal" by gunicorn.conf.py:
+        # a second one would repeat it. Any other server (the development server, a test client) gets the app's.
+        self.named_headers = [*static_headers, ("Server", "portal")]
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -146,7 +148,9 @@ class Pipeline:
             environ = {**environ, "HTTP_HOST": "localhost", INVALID_HOST_KEY: True}
         request_id = environ[REQUEST_ID_KEY] = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
         named = current_request_id.set(request_id)
-        added = [*self.static_headers, (REQUEST_ID_HEADER, request_id)]
+        server = environ.get("SERVER_SOFTWARE")
+        static = self.static_headers if server and server.startswith("gunicorn") else self.named_headers
+        added = [*static, (REQUEST_ID_HEADER, request_id)]
         answered = []
 
         def start_with_headers(status, headers, exc_info=None):
@@ -242,10 +246,6 @@ def security_headers(production: bool) -> list[tuple[str, str]]:
         ("Cross-Origin-Resource-Policy", "same-origin"),
         ("X-Permitted-Cross-Domain-Policies", "none"),
     ]
-    if "gunicorn" not in sys.modules:
-        # No product or version (the dev server would name its versions). Under gunicorn, gunicorn.conf.py makes
-        # gunicorn's own Server line say "portal": a second one from the app would repeat it.
-        headers.append(("Server", "portal"))
     if production:
         headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     return headers
