@@ -48,6 +48,10 @@ _WHITESPACE = re.compile(r"\s")
 MAX_KEY_CHARS = 200
 POLL_FIRST_S = 0.005  # a waiting worker polls Redis for the loaded value: 5 ms, growing to 50 ms
 POLL_MAX_S = 0.05
+# A lease ends this long before the deadline of the callers waiting on it: when its holder dies mid-load (a worker
+# killed), a caller that began waiting just after it took the lease still sees it expire, takes it and loads,
+# instead of giving up in the same instant (its last poll up to POLL_MAX_S before the lease's end).
+LEASE_MARGIN_S = 0.25
 
 
 class CacheLoadTimeout(TimeoutError):
@@ -286,7 +290,7 @@ class Cache:
 
     def _lead(self, namespace, key, loader, ttl, stale_ttl, deadline_s) -> Result:
         """This process's one caller for the key: win the lease and load, or wait for another worker."""
-        token, lease_ms = secrets.token_hex(16), max(1000, int(deadline_s * 1000))
+        token, lease_ms = secrets.token_hex(16), max(1000, int((deadline_s - LEASE_MARGIN_S) * 1000))
         deadline, delay = time.monotonic() + deadline_s, POLL_FIRST_S
         while True:
             now = self._clock()

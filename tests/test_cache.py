@@ -331,6 +331,29 @@ def test_a_waiter_gives_up_at_its_deadline(caches, mode):
     assert second.stats()["procs"]["errors"] == 1
 
 
+def test_a_waiter_takes_over_the_lease_of_a_worker_that_died_loading(caches, mode):
+    if mode != "redis":
+        pytest.skip("one process: its threads wait on the loader itself, there is no lease to outlive it")
+    holder, waiter = caches(), caches()
+    running, killed = threading.Event(), threading.Event()
+
+    def dies():  # holds the lease and never stores nor releases it, as a SIGKILLed worker
+        running.set()
+        killed.wait(10)
+        raise SystemExit
+
+    with ThreadPoolExecutor(1) as pool:
+        dying = pool.submit(holder.get_or_load, "procs", "k", dies, deadline_s=1.5)
+        assert running.wait(5)
+        started = time.monotonic()
+        result = waiter.get_or_load("procs", "k", lambda: "fetched again", deadline_s=1.5)
+        assert (result.value, result.source) == ("fetched again", "loader")
+        assert time.monotonic() - started < 1.5  # within its deadline, once the dead holder's lease ran out
+        killed.set()
+        with pytest.raises(SystemExit):
+            dying.result(timeout=5)
+
+
 # --- invalidation ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
